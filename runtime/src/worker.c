@@ -1,0 +1,320 @@
+/*
+ * worker.c - the worker loop: which task runs next, the LIFO slot,
+ * stealing, and parking.
+ *
+ * One iteration of a worker (after Tokio's multi_thread/worker.rs):
+ *
+ *  1. Every `global_queue_interval` ticks (61), take one task from the
+ *     global queue first, so that it never starves behind local work.
+ *  2. Otherwise: the LIFO slot, then the local queue, then a batch from the
+ *     global queue (min(len / workers + 1, free local slots, 128); the first
+ *     runs, the rest go to the local queue).
+ *  3. Nothing: search -- if fewer than half the workers are searching --
+ *     by stealing half of another worker's queue (victims from a random
+ *     start), then the global queue again.
+ *  4. Still nothing: park (see park() below for the no-lost-wake-up steps).
+ *
+ * Running a task: a worker that was searching stops searching, and if it
+ * was the last searcher it wakes a sleeper (work is probably coming in
+ * bursts).  After the poll, the task in the LIFO slot -- the one the poll
+ * spawned or woke last -- runs at once, at most `max_lifo_polls` (3) times in
+ * a row; then it goes to the back of the queue, so that two tasks waking
+ * each other cannot starve the rest.
+ *
+ * Scheduling from a worker (spawn, wake, yield): a task spawned or woken by
+ * the running task goes to the LIFO slot and the slot's previous occupant to
+ * the back of the local queue; a yielding task goes to the back.  When a
+ * task lands in the queue and some worker sleeps while none searches, one
+ * sleeper is woken to come and steal.  That check is a plain load, without
+ * the fence that remote pushes use: this worker will run the task itself if
+ * nobody comes, so a missed wake-up costs parallelism, never progress.
+ *
+ * Everything here runs on the worker's own thread except
+ * task__notify_parked(), which any thread calls.
+ */
+#include "runtime-priv.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Thread_local struct task__worker *task__tls_worker
+    __attribute__((tls_model("initial-exec")));
+
+#define GLOBAL_BATCH_MAX 128
+
+static inline uint32_t rng_next(struct task__worker *w)
+{
+        /* xorshift32: a victim order, not cryptography. */
+        uint32_t x = w->rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        w->rng = x;
+        return x;
+}
+
+int task__worker_init(struct task__worker *w, struct task_runtime *rt,
+                      unsigned idx)
+{
+        memset(w, 0, sizeof(*w));
+        int rc = task__queue_init(&w->q, rt->opts.queue_size);
+        if (rc)
+                return rc;
+        w->rt = rt;
+        w->idx = idx;
+        w->rng = 0x9E3779B9u * (idx + 1);
+        w->tick = rt->opts.global_queue_interval;
+        atomic_init(&w->poll_seq, 0);
+        atomic_init(&w->current, NULL);
+        atomic_init(&w->parker.state, 0);
+        task__heap_init(&w->heap, rt);
+        return 0;
+}
+
+void task__worker_destroy(struct task__worker *w)
+{
+        task__queue_destroy(&w->q);
+}
+
+void task__notify_parked(struct task_runtime *rt)
+{
+        int idx = task__idle_worker_to_notify(&rt->idle);
+        if (idx >= 0)
+                rt->driver->unpark(&rt->workers[idx]);
+}
+
+static void push_back(struct task__worker *w, struct task *t)
+{
+        struct task__queue_stats st = {0};
+
+        task__queue_push_back_owner(&w->q, t, &w->rt->inject, &st);
+        if (TASK__UNLIKELY_(st.overflows))
+                task__metric_inc(&w->m.overflows, st.overflows);
+}
+
+void task__worker_schedule_local(struct task__worker *w, struct task *t,
+                                 bool is_yield)
+{
+        struct task_runtime *rt = w->rt;
+
+        if (!is_yield && !rt->opts.disable_lifo_slot) {
+                struct task *prev = w->lifo;
+                w->lifo = t;
+                if (!prev)
+                        return;
+                t = prev;
+        }
+        push_back(w, t);
+
+        /* Cheap check (see the head comment): is a sleeper worth waking? */
+        uint32_t s = atomic_load_explicit(&rt->idle.state, memory_order_relaxed);
+        if ((s & 0xffffu) == 0 && (s >> 16) < rt->idle.num_workers)
+                task__notify_parked(rt);
+}
+
+/* A batch from the global queue: the first is returned, the rest queued. */
+static struct task *pop_global_batch(struct task__worker *w)
+{
+        struct task_runtime *rt = w->rt;
+        size_t len = task__inject_len(&rt->inject);
+
+        if (len == 0)
+                return NULL;
+        size_t n = len / rt->nworkers + 1;
+        size_t room = task__queue_remaining_owner(&w->q) + 1;
+        if (n > room)
+                n = room;
+        if (n > GLOBAL_BATCH_MAX)
+                n = GLOBAL_BATCH_MAX;
+
+        struct task *rest;
+        size_t nrest;
+        struct task *t = task__inject_pop_batch(&rt->inject, n, &rest, &nrest);
+        if (nrest)
+                task__queue_push_list_owner(&w->q, rest, (uint32_t)nrest);
+        return t;
+}
+
+static struct task *next_task(struct task__worker *w)
+{
+        struct task *t;
+
+        if (TASK__UNLIKELY_(--w->tick == 0)) {
+                w->tick = w->rt->opts.global_queue_interval;
+                struct task *rest;
+                size_t nrest;
+                t = task__inject_pop_batch(&w->rt->inject, 1, &rest, &nrest);
+                if (t)
+                        return t;
+        }
+        t = w->lifo;
+        if (t) {
+                w->lifo = NULL;
+                return t;
+        }
+        t = task__queue_pop_owner(&w->q);
+        if (t)
+                return t;
+        return pop_global_batch(w);
+}
+
+static void run_task(struct task__worker *w, struct task *t)
+{
+        struct task_runtime *rt = w->rt;
+
+        if (w->searching) {
+                w->searching = false;
+                if (task__idle_transition_from_searching(&rt->idle))
+                        task__notify_parked(rt);
+        }
+        task__poll(w, t);
+
+        unsigned lifo_polls = 0;
+        while ((t = w->lifo) != NULL) {
+                w->lifo = NULL;
+                if (lifo_polls >= rt->opts.max_lifo_polls) {
+                        push_back(w, t);
+                        return;
+                }
+                lifo_polls++;
+                task__poll(w, t);
+        }
+}
+
+static struct task *steal_work(struct task__worker *w)
+{
+        struct task_runtime *rt = w->rt;
+        unsigned n = rt->nworkers;
+
+        if (n > 1) {
+                if (!w->searching) {
+                        if (!task__idle_transition_to_searching(&rt->idle))
+                                return NULL;
+                        w->searching = true;
+                }
+                unsigned start = rng_next(w) % n;
+                for (unsigned i = 0; i < n; i++) {
+                        unsigned v = (start + i) % n;
+                        if (v == w->idx)
+                                continue;
+                        struct task__queue_stats st = {0};
+                        struct task *t = task__queue_steal_into(
+                            &rt->workers[v].q, &w->q, &st);
+                        if (t) {
+                                task__metric_inc(&w->m.steal_ops, st.steal_ops);
+                                task__metric_inc(&w->m.steal_tasks, st.steal_tasks);
+                                return t;
+                        }
+                }
+        }
+        return pop_global_batch(w);
+}
+
+/* Is there work anywhere?  Then wake someone (the last searcher parked). */
+static void notify_if_work_pending(struct task_runtime *rt)
+{
+        for (unsigned i = 0; i < rt->nworkers; i++) {
+                if (task__queue_len(&rt->workers[i].q)) {
+                        task__notify_parked(rt);
+                        return;
+                }
+        }
+        if (task__inject_len(&rt->inject))
+                task__notify_parked(rt);
+}
+
+static bool shutting_down(struct task_runtime *rt)
+{
+        /* Acquire: pairs with the release store in task_runtime_shutdown. */
+        return atomic_load_explicit(&rt->shutdown, memory_order_acquire);
+}
+
+/*
+ * Park, without losing a wake-up:
+ *  1. Register as a sleeper (idle.c; a seq_cst RMW) and stop searching.
+ *  2. If this was the last searcher, or the only worker, look at every queue
+ *     once more and wake someone -- possibly ourselves -- if work is there.
+ *  3. Sleep through the driver until unparked, then leave only if somebody
+ *     took us out of the sleepers list (we are searching again), work is at
+ *     hand, or the runtime shuts down; otherwise it was spurious: sleep on.
+ */
+static void park(struct task__worker *w)
+{
+        struct task_runtime *rt = w->rt;
+
+        if (w->lifo || task__queue_len(&w->q))
+                return;
+        bool last = task__idle_transition_to_parked(&rt->idle, w->idx,
+                                                    w->searching);
+        w->searching = false;
+        if (last || rt->nworkers == 1)
+                notify_if_work_pending(rt);
+
+        uint64_t now = task__now_ns();
+        task__metric_inc(&w->m.busy_ns, now - w->busy_since);
+        task__metric_inc(&w->m.parks, 1);
+        for (;;) {
+                rt->driver->park(w, -1);
+                if (shutting_down(rt))
+                        break;
+                if (w->lifo || task__queue_len(&w->q)) {
+                        task__idle_unpark_worker_by_id(&rt->idle, w->idx);
+                        w->searching = true;
+                        break;
+                }
+                if (!task__idle_is_parked(&rt->idle, w->idx)) {
+                        w->searching = true;
+                        break;
+                }
+        }
+        task__metric_inc(&w->m.unparks, 1);
+        w->busy_since = task__now_ns();
+}
+
+void *task__worker_main(void *arg)
+{
+        struct task__worker *w = arg;
+        struct task_runtime *rt = w->rt;
+
+        task__tls_worker = w;
+        if (rt->opts.on_thread_start)
+                rt->opts.on_thread_start(rt->opts.hook_arg);
+        w->busy_since = task__now_ns();
+        while (!shutting_down(rt)) {
+                struct task *t = next_task(w);
+                if (!t)
+                        t = steal_work(w);
+                if (t) {
+                        run_task(w, t);
+                        continue;
+                }
+                park(w);
+        }
+        task__metric_inc(&w->m.busy_ns, task__now_ns() - w->busy_since);
+        if (rt->opts.on_thread_stop)
+                rt->opts.on_thread_stop(rt->opts.hook_arg);
+        task__tls_worker = NULL;
+        return NULL;
+}
+
+void task__worker_run_until(struct task__worker *w, struct task *root)
+{
+        struct task_runtime *rt = w->rt;
+        struct task__worker *prev = task__tls_worker;
+
+        task__tls_worker = w;
+        w->busy_since = task__now_ns();
+        /* Acquire: the root's frame is complete when we see COMPLETE. */
+        while (!(atomic_load_explicit(&root->state, memory_order_acquire) &
+                 TASK_ST_COMPLETE) &&
+               !shutting_down(rt)) {
+                struct task *t = next_task(w);
+                if (t) {
+                        run_task(w, t);
+                        continue;
+                }
+                park(w);
+        }
+        task__metric_inc(&w->m.busy_ns, task__now_ns() - w->busy_since);
+        task__tls_worker = prev;
+}
