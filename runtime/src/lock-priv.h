@@ -2,10 +2,10 @@
  * lock-priv.h - the runtime's spinlock (internal).
  *
  * A test-and-test-and-set lock on a C11 atomic, backing off with
- * ck_backoff_eb() between attempts.  Why not ck_spinlock: ThreadSanitizer
+ * ck_backoff_eb() and ck_pr_stall() between attempts.  Why not ck_spinlock: ThreadSanitizer
  * does not understand ck_pr's inline assembly, and every lock in the
- * scheduler must be visible to it (see docs/runtime.md); ck_backoff is only
- * arithmetic and a pause, so TSan need not see it.  Critical sections under
+ * scheduler must be visible to it (see docs/runtime.md); ck_backoff and ck_pr_stall
+ * are only a counted loop and a `pause`, so TSan need not see them.  Critical sections under
  * these locks are a few pointer moves; nothing under them blocks.
  */
 #ifndef LIBTASK_LOCK_PRIV_H
@@ -39,8 +39,10 @@ static inline void task__spin_lock(struct task__spinlock *l)
         unsigned int backoff = CK_BACKOFF_INITIALIZER >> 6;
 
         while (!task__spin_trylock(l)) {
-                while (atomic_load_explicit(&l->held, memory_order_relaxed))
+                while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
+                        ck_pr_stall(); /* pause: let the holder's core run */
                         ck_backoff_eb(&backoff);
+                }
         }
 }
 

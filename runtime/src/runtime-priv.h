@@ -146,6 +146,13 @@ void task__parker_unpark(struct task__parker *p);
 
 struct task__heap;
 
+/* A chunk of slab pages, as allocated (freed whole at runtime free). */
+struct task__chunk {
+        struct task__chunk *next;
+        void *mem;
+};
+#define TASK__SLAB_CHUNK (2 * 1024 * 1024)
+
 /* The head of every 64 KiB slab page (the page is aligned to its size). */
 struct task__slab_page {
         struct task__heap *heap;            /* owner; immutable */
@@ -289,6 +296,11 @@ struct task_runtime {
         _Atomic(struct task__slab_page *) pages;
         _Atomic(struct task__large *) large_all;
         struct task__spinlock large_lock;
+        /* Slab pages are carved from 2 MiB chunks (under chunk_lock). */
+        struct task__spinlock chunk_lock;
+        char *chunk_next;
+        unsigned chunk_left;
+        struct task__chunk *chunks;
         struct task__large *large_free[TASK__LARGE_NCLASS]; /* under large_lock */
         /* Stall detector. */
         pthread_t monitor;

@@ -170,6 +170,7 @@ int task_runtime_new(const struct task_runtime_opts *opts, task_runtime **out)
         atomic_init(&rt->pages, NULL);
         atomic_init(&rt->large_all, NULL);
         task__spin_init(&rt->large_lock);
+        task__spin_init(&rt->chunk_lock);
         task__inject_init(&rt->inject);
         task__heap_init(&rt->ext_heap, rt);
         pthread_mutex_init(&rt->shutdown_mu, NULL);

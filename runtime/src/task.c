@@ -152,8 +152,6 @@ int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame, size_t size,
         if (!rt || !fn || size < sizeof(struct task_co) || size > MAX_FRAME ||
             !frame)
                 return -EINVAL;
-        if (((const struct task_co *)frame)->lc != 0)
-                return -EINVAL;
 
         struct task__worker *w = task__current_worker(rt);
         if (w) {

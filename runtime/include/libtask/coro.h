@@ -119,10 +119,13 @@ struct task_co {
 #if defined(__GNUC__)
 #define TASK__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TASK__LABEL_UNUSED __attribute__((unused))
+#define TASK__FALLTHROUGH __attribute__((fallthrough))
 #else
+#define TASK__FALLTHROUGH
 #define TASK__UNLIKELY(x) (x)
 #define TASK__LABEL_UNUSED
 #endif
+/* (TASK__FALLTHROUGH is empty on other compilers.) */
 
 /*
  * A pointer to a static task_site for this line (a GNU statement expression,
@@ -157,11 +160,13 @@ struct task_co {
  * **It must not suspend.**
  */
 #define TASK_CLEANUP(f)                                                        \
+        TASK__FALLTHROUGH;                                                     \
         case TASK__LC_CANCEL:                                                  \
                 (f)->co.lc = TASK__LC_CANCEL
 
 /* TASK_END(f) - close the coroutine body: the coroutine is finished. */
 #define TASK_END(f)                                                            \
+        TASK__FALLTHROUGH;                                                     \
         default:;                                                              \
         }                                                                      \
         (f)->co.lc = TASK__LC_DONE;                                            \
@@ -210,7 +215,7 @@ struct task_co {
 #define TASK_AWAIT(f, cond)                                                    \
         do {                                                                   \
                 TASK__MARK(f);                                                 \
-                /* fallthrough */                                              \
+                TASK__FALLTHROUGH;                                             \
         case __LINE__:                                                         \
                 TASK__CHECK_CANCEL(f);                                         \
                 if (!(cond))                                                   \
@@ -242,7 +247,7 @@ struct task_co {
         do {                                                                   \
                 (sub)->co.lc = 0;                                              \
                 TASK__MARK(f);                                         \
-                /* fallthrough */                                              \
+                TASK__FALLTHROUGH;                                             \
         case __LINE__:                                                         \
                 if ((fn)((cx), (sub)) == TASK_PENDING)                         \
                         return TASK_PENDING;                                   \

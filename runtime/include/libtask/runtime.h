@@ -121,9 +121,10 @@ TASK_API unsigned task_runtime_workers(const task_runtime *rt);
  * @rt: the runtime.
  * @fn: the poll function.
  * @frame: the initial frame, copied into the task's allocation (the caller
- *         keeps ownership of @frame).  Its `co` member must be zero (a
- *         zero-initialised struct is); @frame may be NULL only if @size is 0.
- * @size: sizeof the frame, at least sizeof(struct task_co).
+ *         keeps ownership of @frame).  Not NULL.  Its TASK_FRAME member
+ *         must be zero (a struct initialised with `= { ... }` is): it is
+ *         the resume point, and zero means "start at the top".
+ * @size: sizeof the frame, from sizeof(struct task_co) up to 512 MiB.
  * @out: receives a join handle (a reference the caller owns and releases
  *       with task_handle_release()), or NULL to detach the task at once.
  * @site: the spawn site shown by the task dump, or NULL.
@@ -157,8 +158,10 @@ TASK_API int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame,
  * of Tokio's Runtime::block_on, and the entry point from main().
  * @frame: in/out: copied in before the task starts, copied back out when it
  *         has finished, so results may be read from it afterwards.
- * On TASK_CURRENT_THREAD the calling thread runs the scheduler (and every
- * other ready task) until @fn finishes.
+ * On TASK_MULTI_THREAD the task runs on the workers while the calling
+ * thread sleeps; on TASK_CURRENT_THREAD the calling thread runs the
+ * scheduler (and every other ready task) until @fn finishes, and a second
+ * concurrent task_block_on on the same runtime returns -EBUSY.
  * Returns 0, -ECANCELED (the runtime was shut down first), -EINVAL,
  * -ENOMEM, -ESHUTDOWN, or -EDEADLK when called from a worker of @rt.
  */
@@ -178,7 +181,8 @@ TASK_API bool task_join_poll(struct task_cx *cx, task_handle *h, int *rc);
 
 /*
  * task_join_blocking - block the calling (non-worker) thread until the task
- * ends.  Returns 0, -ECANCELED, -EINVAL, or -EDEADLK when called from a
+ * ends.  (A TASK_CURRENT_THREAD task only makes progress while some thread
+ * is inside task_block_on.)  Returns 0, -ECANCELED, -EINVAL, or -EDEADLK when called from a
  * worker thread of the task's runtime (it would block that worker).  The
  * handle stays owned by the caller.
  */
