@@ -27,8 +27,10 @@ static int worker_polling(struct task_runtime *rt, const struct task *t)
 {
         for (unsigned i = 0; i < rt->nworkers; i++) {
                 struct task__worker *w = &rt->workers[i];
-                if ((atomic_load_explicit(&w->poll_seq, memory_order_relaxed) & 1) &&
-                    atomic_load_explicit(&w->current, memory_order_relaxed) == t)
+                if ((atomic_load_explicit(&w->poll_seq, memory_order_relaxed) &
+                     1) &&
+                    atomic_load_explicit(&w->current, memory_order_relaxed) ==
+                        t)
                         return (int)i;
         }
         return -1;
@@ -80,7 +82,8 @@ static int dump_one(struct task *t, void *arg)
 }
 
 int task_runtime_dump(task_runtime *rt,
-                      int (*cb)(const struct task_info *ti, void *arg), void *arg)
+                      int (*cb)(const struct task_info *ti, void *arg),
+                      void *arg)
 {
         if (!rt || !cb)
                 return -EINVAL;
@@ -176,7 +179,8 @@ int task_runtime_metrics(task_runtime *rt, struct task_runtime_metrics *out)
 static void report_stall(struct task_runtime *rt, struct task__worker *w,
                          uint64_t held)
 {
-        struct task *t = atomic_load_explicit(&w->current, memory_order_relaxed);
+        struct task *t =
+            atomic_load_explicit(&w->current, memory_order_relaxed);
         struct task_info ti;
 
         if (!t)
@@ -222,8 +226,8 @@ static void *monitor_main(void *arg)
                 uint64_t now = task__now_ns();
                 for (unsigned i = 0; i < rt->nworkers; i++) {
                         struct task__worker *w = &rt->workers[i];
-                        uint64_t seq = atomic_load_explicit(&w->poll_seq,
-                                                            memory_order_relaxed);
+                        uint64_t seq = atomic_load_explicit(
+                            &w->poll_seq, memory_order_relaxed);
                         if (!(seq & 1) || seq != w->stall_seq) {
                                 w->stall_seq = seq;
                                 w->stall_since = now;

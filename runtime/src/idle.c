@@ -101,8 +101,8 @@ bool task__idle_transition_to_parked(struct task__idle *idle, unsigned w,
 {
         task__spin_lock(&idle->lock);
         uint32_t dec = UNPARK_ONE | (searching ? 1u : 0u);
-        uint32_t prev = atomic_fetch_sub_explicit(&idle->state, dec,
-                                                  memory_order_seq_cst);
+        uint32_t prev =
+            atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
         idle->sleepers[idle->nsleepers++] = w;
         idle->is_sleeping[w] = true;
         task__spin_unlock(&idle->lock);
@@ -121,8 +121,8 @@ bool task__idle_transition_to_searching(struct task__idle *idle)
 
 bool task__idle_transition_from_searching(struct task__idle *idle)
 {
-        uint32_t prev = atomic_fetch_sub_explicit(&idle->state, 1u,
-                                                  memory_order_seq_cst);
+        uint32_t prev =
+            atomic_fetch_sub_explicit(&idle->state, 1u, memory_order_seq_cst);
         return num_searching(prev) == 1;
 }
 

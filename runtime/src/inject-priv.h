@@ -20,7 +20,7 @@ struct task;
 struct task__inject {
         struct task__spinlock lock;
         struct task *head, *tail; /* under lock */
-        bool closed;              /* under lock: set at shutdown, pushes dropped */
+        bool closed; /* under lock: set at shutdown, pushes dropped */
         /* Written under lock; read without it as a hint (relaxed). */
         _Atomic size_t len;
 };

@@ -37,9 +37,9 @@ void task__inject_push_batch(struct task__inject *q, struct task *first,
                 q->head = first;
         q->tail = last;
         /* Relaxed: the lock orders the list; len is only a hint. */
-        atomic_store_explicit(&q->len,
-                              atomic_load_explicit(&q->len, memory_order_relaxed) + n,
-                              memory_order_relaxed);
+        atomic_store_explicit(
+            &q->len, atomic_load_explicit(&q->len, memory_order_relaxed) + n,
+            memory_order_relaxed);
         task__spin_unlock(&q->lock);
 }
 
@@ -53,7 +53,8 @@ struct task *task__inject_pop_batch(struct task__inject *q, size_t max,
 {
         *rest = NULL;
         *nrest = 0;
-        if (max == 0 || atomic_load_explicit(&q->len, memory_order_relaxed) == 0)
+        if (max == 0 ||
+            atomic_load_explicit(&q->len, memory_order_relaxed) == 0)
                 return NULL;
 
         task__spin_lock(&q->lock);
@@ -71,9 +72,9 @@ struct task *task__inject_pop_batch(struct task__inject *q, size_t max,
         q->head = last->next;
         if (!q->head)
                 q->tail = NULL;
-        atomic_store_explicit(&q->len,
-                              atomic_load_explicit(&q->len, memory_order_relaxed) - n,
-                              memory_order_relaxed);
+        atomic_store_explicit(
+            &q->len, atomic_load_explicit(&q->len, memory_order_relaxed) - n,
+            memory_order_relaxed);
         task__spin_unlock(&q->lock);
 
         last->next = NULL;

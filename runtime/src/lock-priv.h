@@ -20,7 +20,10 @@ struct task__spinlock {
         atomic_bool held;
 };
 
-#define TASK__SPINLOCK_INIT {false}
+#define TASK__SPINLOCK_INIT                                                    \
+        {                                                                      \
+                false                                                          \
+        }
 
 static inline void task__spin_init(struct task__spinlock *l)
 {

@@ -39,14 +39,14 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
                 ts.tv_nsec = timeout_ns % 1000000000;
                 tsp = &ts;
         }
-        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp,
-                NULL, 0);
+        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL,
+                0);
 }
 
 static void futex_wake(_Atomic uint32_t *addr, int n)
 {
-        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL,
-                NULL, 0);
+        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL,
+                0);
 }
 
 void task__parker_park(struct task__parker *p, int64_t timeout_ns)

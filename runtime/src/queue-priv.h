@@ -31,8 +31,8 @@ struct task__queue {
         _Atomic uint64_t head;
         /* Written only by the owner (release); read by thieves (acquire). */
         _Atomic uint32_t tail;
-        uint32_t mask;            /* capacity - 1; immutable */
-        struct task **buf;        /* capacity slots; owned by the queue */
+        uint32_t mask;     /* capacity - 1; immutable */
+        struct task **buf; /* capacity slots; owned by the queue */
 };
 
 /* Outcome counters a queue operation reports to its caller's metrics. */

@@ -82,9 +82,8 @@ uint32_t task__queue_remaining_owner(const struct task__queue *q)
  * a thief or a pop changed head meanwhile; the caller then retries the push,
  * which may now find room.
  */
-static bool push_overflow(struct task__queue *q, struct task *t,
-                          uint32_t head, uint32_t tail,
-                          struct task__inject *inject,
+static bool push_overflow(struct task__queue *q, struct task *t, uint32_t head,
+                          uint32_t tail, struct task__inject *inject,
                           struct task__queue_stats *st)
 {
         uint32_t half = (q->mask + 1) / 2;
@@ -125,10 +124,12 @@ void task__queue_push_back_owner(struct task__queue *q, struct task *t,
         for (;;) {
                 /* Acquire: see the thieves' finished copies before reusing
                  * the slots they release. */
-                uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+                uint64_t h =
+                    atomic_load_explicit(&q->head, memory_order_acquire);
                 uint32_t steal = unpack_steal(h), real = unpack_real(h);
                 /* Only this thread writes tail. */
-                uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+                uint32_t tail =
+                    atomic_load_explicit(&q->tail, memory_order_relaxed);
 
                 if (tail - steal < cap) {
                         q->buf[tail & q->mask] = t;
@@ -169,7 +170,8 @@ struct task *task__queue_pop_owner(struct task__queue *q)
 
         for (;;) {
                 uint32_t steal = unpack_steal(h), real = unpack_real(h);
-                uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+                uint32_t tail =
+                    atomic_load_explicit(&q->tail, memory_order_relaxed);
 
                 if (real == tail)
                         return NULL;
@@ -202,7 +204,8 @@ static uint32_t steal_into2(struct task__queue *src, struct task__queue *dst,
                 uint32_t steal = unpack_steal(prev), real = unpack_real(prev);
                 /* Acquire: pairs with the owner's release of tail, so the
                  * slots below it (and their tasks' frames) are visible. */
-                uint32_t tail = atomic_load_explicit(&src->tail, memory_order_acquire);
+                uint32_t tail =
+                    atomic_load_explicit(&src->tail, memory_order_acquire);
 
                 if (steal != real)
                         return 0; /* another thief is at work */
@@ -240,7 +243,8 @@ struct task *task__queue_steal_into(struct task__queue *src,
                                     struct task__queue *dst,
                                     struct task__queue_stats *st)
 {
-        uint32_t dst_tail = atomic_load_explicit(&dst->tail, memory_order_relaxed);
+        uint32_t dst_tail =
+            atomic_load_explicit(&dst->tail, memory_order_relaxed);
         uint64_t dh = atomic_load_explicit(&dst->head, memory_order_acquire);
 
         /* Our own queue may look empty yet have slots being stolen from. */

@@ -138,7 +138,8 @@ void task__parker_unpark(struct task__parker *p);
 #define TASK__SLAB_PAGE (64 * 1024)
 #define TASK__SLAB_MIN 64
 #define TASK__SLAB_MAX 2048
-#define TASK__SLAB_NCLASS (((512 - TASK__SLAB_MIN) / 8 + 1) + ((2048 - 512) / 64))
+#define TASK__SLAB_NCLASS                                                      \
+        (((512 - TASK__SLAB_MIN) / 8 + 1) + ((2048 - 512) / 64))
 /* Large blocks: powers of two from 4 KiB; frames up to 1 GiB. */
 #define TASK__LARGE_MIN_SHIFT 12
 #define TASK__LARGE_MAX_SHIFT 30
@@ -155,19 +156,20 @@ struct task__chunk {
 
 /* The head of every 64 KiB slab page (the page is aligned to its size). */
 struct task__slab_page {
-        struct task__heap *heap;            /* owner; immutable */
-        struct task__slab_page *next_all;   /* registry link; immutable once published */
-        uint32_t slot_size;                 /* immutable */
-        uint32_t nslots;                    /* immutable */
-        uint32_t first;                     /* offset of slot 0; immutable */
+        struct task__heap *heap; /* owner; immutable */
+        struct task__slab_page
+            *next_all;      /* registry link; immutable once published */
+        uint32_t slot_size; /* immutable */
+        uint32_t nslots;    /* immutable */
+        uint32_t first;     /* offset of slot 0; immutable */
         /* Slots handed out so far: written by the owner (release), read by
          * walkers (acquire). */
         _Atomic uint32_t bump;
 };
 
 struct task__slab_class {
-        struct task *free;                /* owner's free list */
-        struct task__slab_page *page;     /* page being bump-allocated */
+        struct task *free;            /* owner's free list */
+        struct task__slab_page *page; /* page being bump-allocated */
         /* Frees from other threads: multi-producer push, owner takes all. */
         _Atomic(struct task *) remote;
 };
@@ -250,19 +252,19 @@ struct task__worker_metrics {
 struct task__worker {
         /* ---- owner-hot: touched by this worker on every poll ---- */
         struct task__queue q;
-        struct task *lifo;        /* owner only */
+        struct task *lifo; /* owner only */
         struct task_runtime *rt;
         unsigned idx;
         uint32_t tick;
         uint32_t rng;
         unsigned lifo_polls;
         bool searching;
-        bool running;             /* inside the worker loop (current thread) */
+        bool running; /* inside the worker loop (current thread) */
         /* Published for the dump and the stall detector: odd while polling. */
         _Atomic uint64_t poll_seq;
         _Atomic(struct task *) current;
         struct task__worker_metrics m;
-        uint64_t busy_since;      /* owner: when it last unparked */
+        uint64_t busy_since; /* owner: when it last unparked */
         struct task__heap heap;
         /* ---- touched by other threads ---- */
         _Alignas(TASK__CACHELINE) struct task__parker parker;
@@ -285,8 +287,8 @@ struct task_runtime {
         struct task__idle idle;
         /* Set once at shutdown (release); read by workers (acquire). */
         _Atomic bool shutdown;
-        bool shut_down;               /* shutdown finished (caller thread) */
-        pthread_mutex_t shutdown_mu;  /* serialises shutdown/free */
+        bool shut_down;              /* shutdown finished (caller thread) */
+        pthread_mutex_t shutdown_mu; /* serialises shutdown/free */
         /* current-thread flavor: someone is inside task_block_on */
         atomic_bool block_on_active;
         /* The external heap for spawns from non-worker threads. */
@@ -301,13 +303,14 @@ struct task_runtime {
         char *chunk_next;
         unsigned chunk_left;
         struct task__chunk *chunks;
-        struct task__large *large_free[TASK__LARGE_NCLASS]; /* under large_lock */
+        struct task__large
+            *large_free[TASK__LARGE_NCLASS]; /* under large_lock */
         /* Stall detector. */
         pthread_t monitor;
         bool monitor_started;
         pthread_mutex_t monitor_mu;
         pthread_cond_t monitor_cv;
-        bool monitor_stop;            /* under monitor_mu */
+        bool monitor_stop; /* under monitor_mu */
         _Atomic uint64_t stalls;
         _Atomic uint64_t cleanup_suspended;
 };
@@ -325,8 +328,9 @@ static inline struct task__worker *task__current_worker(struct task_runtime *rt)
 static inline void task__metric_inc(_Atomic uint64_t *m, uint64_t by)
 {
         /* Single writer: a relaxed load and store, not an RMW. */
-        atomic_store_explicit(m, atomic_load_explicit(m, memory_order_relaxed) + by,
-                              memory_order_relaxed);
+        atomic_store_explicit(
+            m, atomic_load_explicit(m, memory_order_relaxed) + by,
+            memory_order_relaxed);
 }
 
 uint64_t task__now_ns(void);

@@ -134,7 +134,8 @@ static int start_workers(struct task_runtime *rt)
                 }
                 w->thread_started = true;
                 char name[16];
-                snprintf(name, sizeof(name), "%.10s-%u", rt->thread_name, i & 0x3ffu);
+                snprintf(name, sizeof(name), "%.10s-%u", rt->thread_name,
+                         i & 0x3ffu);
                 pthread_setname_np(w->thread, name);
         }
         return 0;
@@ -155,7 +156,8 @@ int task_runtime_new(const struct task_runtime_opts *opts, task_runtime **out)
         if (rc)
                 return rc;
 
-        struct task_runtime *rt = task__fault_alloc() ? NULL : calloc(1, sizeof(*rt));
+        struct task_runtime *rt =
+            task__fault_alloc() ? NULL : calloc(1, sizeof(*rt));
         if (!rt)
                 return -ENOMEM;
         rt->opts = o;
@@ -250,7 +252,8 @@ int task_runtime_shutdown(task_runtime *rt)
         /* 3. */
         unpark_all(rt);
         join_workers(rt);
-        while (atomic_load_explicit(&rt->block_on_active, memory_order_acquire)) {
+        while (
+            atomic_load_explicit(&rt->block_on_active, memory_order_acquire)) {
                 unpark_all(rt);
                 sched_yield();
         }
@@ -323,7 +326,8 @@ int task_block_on(task_runtime *rt, task_fn fn, void *frame, size_t size)
         task__tls_worker = prev;
         if (rc == 0) {
                 task__worker_run_until(w, h);
-                uint64_t st = atomic_load_explicit(&h->state, memory_order_acquire);
+                uint64_t st =
+                    atomic_load_explicit(&h->state, memory_order_acquire);
                 if (!(st & TASK_ST_COMPLETE))
                         rc = -ECANCELED;
                 else if (st & TASK_ST_CANCELLED)
@@ -333,7 +337,8 @@ int task_block_on(task_runtime *rt, task_fn fn, void *frame, size_t size)
                 task_handle_release(h);
         }
         /* Release: shutdown waits for this before it cancels tasks. */
-        atomic_store_explicit(&rt->block_on_active, false, memory_order_release);
+        atomic_store_explicit(&rt->block_on_active, false,
+                              memory_order_release);
         return rc;
 }
 

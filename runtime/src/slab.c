@@ -127,8 +127,8 @@ static struct task__slab_page *page_new(struct task__heap *h, unsigned cls)
         task__spin_lock(&rt->chunk_lock);
         if (rt->chunk_left == 0) {
                 struct task__chunk *c = malloc(sizeof(*c));
-                void *mem = c ? aligned_alloc(TASK__SLAB_PAGE, TASK__SLAB_CHUNK)
-                              : NULL;
+                void *mem =
+                    c ? aligned_alloc(TASK__SLAB_PAGE, TASK__SLAB_CHUNK) : NULL;
                 if (!mem) {
                         task__spin_unlock(&rt->chunk_lock);
                         free(c);
@@ -231,7 +231,8 @@ struct task *task__task_alloc(struct task__heap *h, size_t size)
         }
 
         struct task__slab_page *p = c->page;
-        uint32_t bump = p ? atomic_load_explicit(&p->bump, memory_order_relaxed) : 0;
+        uint32_t bump =
+            p ? atomic_load_explicit(&p->bump, memory_order_relaxed) : 0;
         if (!p || bump == p->nslots) {
                 p = page_new(h, class_of(size));
                 if (!p)
@@ -257,7 +258,8 @@ void task__task_free(struct task *t)
                 unsigned c = b->shift - TASK__LARGE_MIN_SHIFT;
 
                 atomic_store_explicit(&t->state, 0, memory_order_relaxed);
-                POISON(t + 1, ((size_t)1 << b->shift) - sizeof(*b) - sizeof(*t));
+                POISON(t + 1,
+                       ((size_t)1 << b->shift) - sizeof(*b) - sizeof(*t));
                 task__spin_lock(&rt->large_lock);
                 b->next_free = rt->large_free[c];
                 rt->large_free[c] = b;
@@ -278,7 +280,8 @@ void task__task_free(struct task *t)
                 c->free = t;
                 return;
         }
-        struct task *old = atomic_load_explicit(&c->remote, memory_order_relaxed);
+        struct task *old =
+            atomic_load_explicit(&c->remote, memory_order_relaxed);
         do
                 t->next = old;
         while (!atomic_compare_exchange_weak_explicit(
@@ -301,11 +304,14 @@ int task__registry_walk(struct task_runtime *rt,
         for (struct task__slab_page *p =
                  atomic_load_explicit(&rt->pages, memory_order_acquire);
              p; p = p->next_all) {
-                uint32_t n = atomic_load_explicit(&p->bump, memory_order_acquire);
+                uint32_t n =
+                    atomic_load_explicit(&p->bump, memory_order_acquire);
                 for (uint32_t i = 0; i < n; i++) {
-                        struct task *t = (struct task *)((char *)p + p->first +
-                                                         (size_t)i * p->slot_size);
-                        if (atomic_load_explicit(&t->state, memory_order_relaxed) &&
+                        struct task *t =
+                            (struct task *)((char *)p + p->first +
+                                            (size_t)i * p->slot_size);
+                        if (atomic_load_explicit(&t->state,
+                                                 memory_order_relaxed) &&
                             cb(t, arg))
                                 return 1;
                 }

@@ -63,11 +63,12 @@ static void drop_ref(struct task *t)
 static void wake_waiter(uintptr_t waiter)
 {
         if (waiter & 1) {
-                struct thread_waiter *tw = (struct thread_waiter *)(waiter & ~(uintptr_t)1);
+                struct thread_waiter *tw =
+                    (struct thread_waiter *)(waiter & ~(uintptr_t)1);
                 /* Release: the joiner reads the task's final state after. */
                 atomic_store_explicit(&tw->done, 1, memory_order_release);
-                syscall(SYS_futex, (uint32_t *)&tw->done, FUTEX_WAKE_PRIVATE,
-                        1, NULL, NULL, 0);
+                syscall(SYS_futex, (uint32_t *)&tw->done, FUTEX_WAKE_PRIVATE, 1,
+                        NULL, NULL, 0);
         } else if (waiter) {
                 task_wake((struct task *)waiter);
         }
@@ -92,7 +93,8 @@ static void complete(struct task__worker *w, struct task *t, bool cancelled)
         if (w)
                 task__metric_inc(&w->m.ended, 1);
         else
-                atomic_fetch_add_explicit(&rt->ext_ended, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&rt->ext_ended, 1,
+                                          memory_order_relaxed);
 
         if (TASK_ST_REFS(st) == 1 &&
             !(st & (TASK_ST_JOIN_INTEREST | TASK_ST_JOIN_WAKER))) {
@@ -246,9 +248,9 @@ void task__poll(struct task__worker *w, struct task *t)
                         next = st & ~TASK_ST_NOTIFIED;
                 else
                         next = st & ~TASK_ST_SCHEDULED;
-                if (atomic_compare_exchange_weak_explicit(
-                        &t->state, &st, next, memory_order_acq_rel,
-                        memory_order_relaxed))
+                if (atomic_compare_exchange_weak_explicit(&t->state, &st, next,
+                                                          memory_order_acq_rel,
+                                                          memory_order_relaxed))
                         break;
         }
         if (st & TASK_ST_NOTIFIED)
@@ -308,9 +310,9 @@ static void wake(struct task *t)
                 /* Release: the waker's writes reach the next poll (via the
                  * poller's acq_rel CAS, or via the queue we push to);
                  * acquire: the last poll's frame writes travel with us. */
-                if (atomic_compare_exchange_weak_explicit(
-                        &t->state, &st, next, memory_order_acq_rel,
-                        memory_order_relaxed))
+                if (atomic_compare_exchange_weak_explicit(&t->state, &st, next,
+                                                          memory_order_acq_rel,
+                                                          memory_order_relaxed))
                         break;
         }
         if (!(st & TASK_ST_SCHEDULED))
@@ -416,7 +418,8 @@ bool task_join_poll(struct task_cx *cx, task_handle *h, int *rc)
         uint64_t st = load_state(h, memory_order_acquire);
         if (!(st & TASK_ST_COMPLETE)) {
                 if ((st & TASK_ST_JOIN_WAKER) &&
-                    atomic_load_explicit(&h->join_waiter, memory_order_relaxed) ==
+                    atomic_load_explicit(&h->join_waiter,
+                                         memory_order_relaxed) ==
                         (uintptr_t)cx->task)
                         return false; /* already registered */
                 task_waker *me = task_cx_waker(cx);
@@ -470,9 +473,9 @@ void task_abort(task_handle *h)
                 else
                         next = st | TASK_ST_CANCELLED | TASK_ST_SCHEDULED;
                 /* Release: pairs with the acquire load at poll start. */
-                if (atomic_compare_exchange_weak_explicit(
-                        &h->state, &st, next, memory_order_acq_rel,
-                        memory_order_relaxed))
+                if (atomic_compare_exchange_weak_explicit(&h->state, &st, next,
+                                                          memory_order_acq_rel,
+                                                          memory_order_relaxed))
                         break;
         }
         if (!(st & TASK_ST_SCHEDULED))
@@ -488,13 +491,14 @@ void task_handle_release(task_handle *h)
         bool take_waiter;
 
         for (;;) {
-                take_waiter = (st & TASK_ST_JOIN_WAKER) && !(st & TASK_ST_COMPLETE);
+                take_waiter =
+                    (st & TASK_ST_JOIN_WAKER) && !(st & TASK_ST_COMPLETE);
                 next = (st & ~(TASK_ST_JOIN_INTEREST |
                                (take_waiter ? TASK_ST_JOIN_WAKER : 0))) -
                        TASK_ST_REF_ONE;
-                if (atomic_compare_exchange_weak_explicit(
-                        &h->state, &st, next, memory_order_acq_rel,
-                        memory_order_relaxed))
+                if (atomic_compare_exchange_weak_explicit(&h->state, &st, next,
+                                                          memory_order_acq_rel,
+                                                          memory_order_relaxed))
                         break;
         }
         if (take_waiter)

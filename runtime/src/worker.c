@@ -23,9 +23,9 @@
  *
  * Scheduling from a worker (spawn, wake, yield): a task spawned or woken by
  * the running task goes to the LIFO slot and the slot's previous occupant to
- * the back of the local queue; a yielding task goes to the back.  When a
- * task lands in the queue and some worker sleeps while none searches, one
- * sleeper is woken to come and steal.  That check is a plain load, without
+ * the back of the local queue; a yielding task goes to the back.  When the
+ * queue then holds work beyond the task this worker runs next, and some
+ * worker sleeps while none searches, one sleeper is woken to come and steal.  That check is a plain load, without
  * the fence that remote pushes use: this worker will run the task itself if
  * nobody comes, so a missed wake-up costs parallelism, never progress.
  *
@@ -106,8 +106,17 @@ void task__worker_schedule_local(struct task__worker *w, struct task *t,
         }
         push_back(w, t);
 
-        /* Cheap check (see the head comment): is a sleeper worth waking? */
-        uint32_t s = atomic_load_explicit(&rt->idle.state, memory_order_relaxed);
+        /*
+         * Is a sleeper worth waking?  Only if there is work beyond the one
+         * task this worker runs next (as Tokio's should_notify_others):
+         * otherwise a lone task that keeps yielding is stolen back and
+         * forth, each time at the price of a wake-up.  Then the cheap check
+         * of the head comment.
+         */
+        if (task__queue_len(&w->q) + (w->lifo != NULL) < 2)
+                return;
+        uint32_t s =
+            atomic_load_explicit(&rt->idle.state, memory_order_relaxed);
         if ((s & 0xffffu) == 0 && (s >> 16) < rt->idle.num_workers)
                 task__notify_parked(rt);
 }
@@ -202,7 +211,8 @@ static struct task *steal_work(struct task__worker *w)
                             &rt->workers[v].q, &w->q, &st);
                         if (t) {
                                 task__metric_inc(&w->m.steal_ops, st.steal_ops);
-                                task__metric_inc(&w->m.steal_tasks, st.steal_tasks);
+                                task__metric_inc(&w->m.steal_tasks,
+                                                 st.steal_tasks);
                                 return t;
                         }
                 }
@@ -244,8 +254,8 @@ static void park(struct task__worker *w)
 
         if (w->lifo || task__queue_len(&w->q))
                 return;
-        bool last = task__idle_transition_to_parked(&rt->idle, w->idx,
-                                                    w->searching);
+        bool last =
+            task__idle_transition_to_parked(&rt->idle, w->idx, w->searching);
         w->searching = false;
         if (last || rt->nworkers == 1)
                 notify_if_work_pending(rt);

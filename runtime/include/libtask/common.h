@@ -23,6 +23,8 @@
 #define TASK_API
 #endif
 
+#include <errno.h> /* the codes every call returns, negated */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

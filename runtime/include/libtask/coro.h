@@ -96,9 +96,9 @@ struct task_cx {
         struct task *task;            /* the task being polled */
         struct task_runtime *rt;      /* its runtime */
         const struct task_site *site; /* set by the macros on suspension */
-        int budget;                   /* cooperative budget left (see runtime.h) */
-        unsigned char cancelling;     /* this poll runs the cleanup (abort) */
-        unsigned char yielded;        /* re-queue at the back after this poll */
+        int budget;               /* cooperative budget left (see runtime.h) */
+        unsigned char cancelling; /* this poll runs the cleanup (abort) */
+        unsigned char yielded;    /* re-queue at the back after this poll */
 };
 
 /* A poll function.  `frame` is the task's frame. */
@@ -164,6 +164,8 @@ struct task_co {
         case TASK__LC_CANCEL:                                                  \
                 (f)->co.lc = TASK__LC_CANCEL
 
+/* (Not formatted: the macro closes TASK_BEGIN's switch.) */
+// clang-format off
 /* TASK_END(f) - close the coroutine body: the coroutine is finished. */
 #define TASK_END(f)                                                            \
         TASK__FALLTHROUGH;                                                     \
@@ -171,6 +173,7 @@ struct task_co {
         }                                                                      \
         (f)->co.lc = TASK__LC_DONE;                                            \
         return TASK_DONE
+// clang-format on
 
 /*
  * TASK_RETURN(f) - finish now.  The TASK_CLEANUP section (if any) runs.
@@ -246,7 +249,7 @@ struct task_co {
 #define TASK_AWAIT_CO(f, fn, sub)                                              \
         do {                                                                   \
                 (sub)->co.lc = 0;                                              \
-                TASK__MARK(f);                                         \
+                TASK__MARK(f);                                                 \
                 TASK__FALLTHROUGH;                                             \
         case __LINE__:                                                         \
                 if ((fn)((cx), (sub)) == TASK_PENDING)                         \

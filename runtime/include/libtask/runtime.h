@@ -59,14 +59,15 @@ enum task_flavor {
  * The struct is read during task_runtime_new() only; strings are copied.
  */
 struct task_runtime_opts {
-        enum task_flavor flavor;        /* TASK_MULTI_THREAD */
-        unsigned workers;               /* 0: CPUs (or $LIBTASK_WORKERS); max 1024 */
-        unsigned queue_size;            /* local queue, power of two 2..65536; 0: 256 */
-        unsigned global_queue_interval; /* ticks between global-queue checks; 0: 61 */
-        unsigned budget;                /* cooperative budget per poll; 0: 128 */
-        unsigned max_lifo_polls;        /* LIFO polls in a row; 0: 3 */
-        bool disable_lifo_slot;         /* false */
-        const char *thread_name;        /* worker name prefix; NULL: "task-wrk" */
+        enum task_flavor flavor; /* TASK_MULTI_THREAD */
+        unsigned workers;        /* 0: CPUs (or $LIBTASK_WORKERS); max 1024 */
+        unsigned queue_size; /* local queue, power of two 2..65536; 0: 256 */
+        unsigned
+            global_queue_interval; /* ticks between global-queue checks; 0: 61 */
+        unsigned budget;           /* cooperative budget per poll; 0: 128 */
+        unsigned max_lifo_polls;   /* LIFO polls in a row; 0: 3 */
+        bool disable_lifo_slot;    /* false */
+        const char *thread_name;   /* worker name prefix; NULL: "task-wrk" */
         void (*on_thread_start)(void *arg); /* called on each worker thread */
         void (*on_thread_stop)(void *arg);  /* ... before it exits */
         void *hook_arg;
@@ -76,7 +77,8 @@ struct task_runtime_opts {
          * sites, to on_stall (or to stderr when on_stall is NULL).  0: off.
          */
         uint64_t stall_threshold_ns;
-        void (*on_stall)(const struct task_info *info, uint64_t held_ns, void *arg);
+        void (*on_stall)(const struct task_info *info, uint64_t held_ns,
+                         void *arg);
         void *stall_arg;
 };
 
@@ -151,7 +153,8 @@ TASK_API int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame,
  * task_spawn_at().
  */
 #define TASK_SPAWN(rt, fn, framep, out)                                        \
-        task_spawn((rt), (fn), (framep), sizeof *(framep), (out))
+        task_spawn_at((rt), (fn), (framep), sizeof *(framep), (out),           \
+                      TASK_SITE_HERE(#fn))
 
 /*
  * task_block_on - run @fn to completion on @rt and wait for it: the analog
@@ -276,11 +279,11 @@ static inline bool task_waker_wakes(const task_waker *w,
 /* One task as the dump sees it.  Valid only during the callback. */
 struct task_info {
         uint64_t id;
-        const char *state;            /* "idle", "scheduled", "running", ... */
-        task_fn fn;                   /* its poll function */
-        const struct task_site *spawn;   /* spawn site, or NULL */
+        const char *state;             /* "idle", "scheduled", "running", ... */
+        task_fn fn;                    /* its poll function */
+        const struct task_site *spawn; /* spawn site, or NULL */
         const struct task_site *suspend; /* last suspension point, or NULL */
-        int worker;                   /* worker polling it now, or -1 */
+        int worker;                      /* worker polling it now, or -1 */
 };
 
 /*
@@ -303,15 +306,15 @@ TASK_API int task_runtime_dump_file(task_runtime *rt, FILE *out);
 /* Runtime-wide counters; readable at any time without stopping anything. */
 struct task_runtime_metrics {
         unsigned workers;
-        uint64_t tasks_alive;      /* spawned and not yet ended */
-        uint64_t tasks_spawned;    /* total spawned */
+        uint64_t tasks_alive;   /* spawned and not yet ended */
+        uint64_t tasks_spawned; /* total spawned */
         uint64_t global_queue_depth;
-        uint64_t polls;            /* sum over workers */
-        uint64_t steal_ops;        /* successful steal operations */
-        uint64_t steal_tasks;      /* tasks moved by them */
-        uint64_t overflows;        /* local queue overflows to the global queue */
+        uint64_t polls;       /* sum over workers */
+        uint64_t steal_ops;   /* successful steal operations */
+        uint64_t steal_tasks; /* tasks moved by them */
+        uint64_t overflows;   /* local queue overflows to the global queue */
         uint64_t parks, unparks;
-        uint64_t stalls;           /* reported by the stall detector */
+        uint64_t stalls; /* reported by the stall detector */
 };
 
 /* Per-worker counters.  busy_ns counts time not parked. */
