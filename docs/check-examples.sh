@@ -1,0 +1,104 @@
+#!/bin/sh
+# check-examples.sh - keep the examples in docs/runtime.md and the files in
+# docs/examples/ identical.
+#
+# In runtime.md an example is a line `<!-- example: NAME.c -->` followed by a
+# ```c fenced block; the block must be byte-for-byte docs/examples/NAME.c.
+# Every docs/examples/*.c must be shown exactly once.
+#
+# Usage: check-examples.sh [--fix] [DOCS_DIR]
+#   DOCS_DIR defaults to the directory of this script.
+#   --fix rewrites the blocks in runtime.md from the files (the files win).
+# Exit status: 0 when in sync (or fixed), 1 otherwise.  Run by
+# `meson test --suite docs` as the test "examples-in-sync".
+set -eu
+
+fix=0
+if [ "${1:-}" = "--fix" ]; then
+        fix=1
+        shift
+fi
+dir=${1:-$(dirname "$0")}
+md=$dir/runtime.md
+ex=$dir/examples
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# Split runtime.md: each marked block goes to $tmp/shown/NAME.c; with --fix,
+# $tmp/new.md gets runtime.md with every marked block replaced by its file.
+mkdir "$tmp/shown"
+awk -v shown="$tmp/shown" -v ex="$ex" -v newmd="$tmp/new.md" '
+function fail(msg) { printf "runtime.md:%d: %s\n", NR, msg > "/dev/stderr"; bad = 1 }
+{
+        if (state == "block") {
+                if ($0 == "```") {
+                        state = ""
+                        close(out)
+                        print > newmd
+                } else {
+                        print > out
+                }
+                next
+        }
+        if (state == "marker") {
+                if ($0 == "```c") {
+                        state = "block"
+                        out = shown "/" name
+                        if (name in seen)
+                                fail(name " is shown twice")
+                        seen[name] = 1
+                        printf "" > out
+                        print > newmd
+                        src = ex "/" name
+                        while ((getline line < src) > 0)
+                                print line > newmd
+                        close(src)
+                        next
+                }
+                fail("marker for " name " is not followed by a ```c block")
+                state = ""
+        }
+        if ($0 ~ /^<!-- example: [A-Za-z0-9_.-]+\.c -->$/) {
+                name = $3
+                state = "marker"
+        }
+        if (state != "block")
+                print > newmd
+}
+END {
+        if (state == "block")
+                fail("unterminated block for " name)
+        exit bad
+}' "$md" || exit 1
+
+status=0
+for f in "$ex"/*.c; do
+        n=$(basename "$f")
+        if [ ! -f "$tmp/shown/$n" ]; then
+                echo "examples/$n: not shown in runtime.md (add <!-- example: $n -->)" >&2
+                status=1
+        elif ! cmp -s "$f" "$tmp/shown/$n"; then
+                if [ $fix = 0 ]; then
+                        echo "examples/$n: differs from its block in runtime.md:" >&2
+                        diff -u "$f" "$tmp/shown/$n" >&2 || true
+                        status=1
+                fi
+        fi
+done
+for s in "$tmp/shown"/*.c; do
+        [ -e "$s" ] || continue
+        n=$(basename "$s")
+        if [ ! -f "$ex/$n" ]; then
+                echo "runtime.md shows $n, but examples/$n does not exist" >&2
+                status=1
+        fi
+done
+
+if [ $fix = 1 ] && [ $status = 0 ]; then
+        if ! cmp -s "$md" "$tmp/new.md"; then
+                cp "$tmp/new.md" "$md"
+                echo "runtime.md: examples updated from examples/" >&2
+        fi
+fi
+exit $status
