@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# compare-tokio.sh - run the Tokio peer and libtask's task-bench side by side
+# and print a table of medians, ratios and targets.
+#
+#   bench/compare-tokio.sh                       # 3 rounds, timed + memory
+#   bench/compare-tokio.sh --rounds 5 --iters 100 --out /tmp/cmp.txt
+#   bench/compare-tokio.sh --only yield_many --mode bench
+#
+# Each round runs the peer (shared/peers/run-tokio-bench.sh) and then ours,
+# with the same flags, so that machine noise is spread over both sides:
+# tokio, ours, tokio, ours, ...  A round is one `--mode bench` run of each
+# and, unless --mode bench, one `--mode mem --mem-kind pending` run of each
+# (a fresh process per side and round).  The table shows, per workload, the
+# median over the rounds of each side's ns_per_op_median, the ratio
+# ours/tokio and the target (ratio <= 0.5); for idle_tasks_mem, the median
+# rss_bytes_per_task of each side and ours minus its frame_bytes (target:
+# at most 64 bytes of runtime overhead beyond the frame).
+#
+# The environment is passed through unchanged to both sides (results depend
+# on glibc malloc settings such as GLIBC_TUNABLES; the ones set are printed).
+# Raw output of every run goes to --out (default: a new file in /tmp).
+#
+# Where things are: shared/ is $SHARED_DIR, else <repo>/../shared; our
+# binary is --bin, else $TASK_BENCH, else <repo>/build/bench/task-bench.
+# Exit status: 0, or 1 if a run failed (its numbers are then missing), 2 for
+# bad arguments; with --strict also 1 if any target is missed.
+set -euo pipefail
+
+usage()
+{
+        cat >&2 <<'EOF'
+usage: compare-tokio.sh [--rounds R(3)] [--workers N(2)] [--iters K(50)]
+                        [--warmup W(5)] [--only a,b,...] [--mode bench|mem|all (all)]
+                        [--mem-tasks N(1000000)] [--bin PATH] [--out FILE]
+                        [--time-limit SECS(600), per run] [--strict]
+EOF
+        exit 2
+}
+
+die()
+{
+        echo "compare-tokio: $*" >&2
+        exit 1
+}
+
+rounds=3 workers=2 iters=50 warmup=5 only="" mode=all mem_tasks=1000000
+bin=${TASK_BENCH:-} out="" time_limit=600 strict=0
+while [[ $# -gt 0 ]]; do
+        [[ $1 == --strict || $1 == -h || $1 == --help || $# -ge 2 ]] || usage
+        case $1 in
+                --rounds) rounds=$2; shift 2 ;;
+                --workers) workers=$2; shift 2 ;;
+                --iters) iters=$2; shift 2 ;;
+                --warmup) warmup=$2; shift 2 ;;
+                --only) only=$2; shift 2 ;;
+                --mode) mode=$2; shift 2 ;;
+                --mem-tasks) mem_tasks=$2; shift 2 ;;
+                --bin) bin=$2; shift 2 ;;
+                --out) out=$2; shift 2 ;;
+                --time-limit) time_limit=$2; shift 2 ;;
+                --strict) strict=1; shift ;;
+                -h|--help) usage ;;
+                *) usage ;;
+        esac
+done
+for n in "$rounds" "$workers" "$iters" "$mem_tasks" "$time_limit"; do
+        [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || usage
+done
+[[ $warmup =~ ^[0-9]+$ ]] || usage
+[[ $mode == bench || $mode == mem || $mode == all ]] || usage
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null) || top=$(cd "$here/.." && pwd)
+shared=${SHARED_DIR:-$top/../shared}
+peer=$shared/peers/run-tokio-bench.sh
+bin=${bin:-$top/build/bench/task-bench}
+[[ -x $peer ]] || die "no Tokio peer at $peer (set SHARED_DIR)"
+[[ -x $bin ]] || die "no task-bench at $bin (build it, or pass --bin / set TASK_BENCH)"
+
+# Compare only what task-bench implements: its usage line lists it.
+ours_list=$("$bin" --help 2>&1 | sed -n 's/^workloads: //p' || true)
+[[ -n $ours_list ]] || die "$bin --help printed no workload list"
+[[ -n $only ]] || only=$ours_list
+
+if [[ -z $out ]]; then
+        out=$(mktemp /tmp/compare-tokio.XXXXXX.txt)
+fi
+: >"$out" || die "cannot write $out"
+
+common=(--workers "$workers" --time-limit "$time_limit")
+bench_args=(--mode bench --iters "$iters" --warmup "$warmup" --only "$only" "${common[@]}")
+mem_args=(--mode mem --mem-kind pending --mem-tasks "$mem_tasks" "${common[@]}")
+
+{
+        echo "# compare-tokio: date=$(date -u +%FT%TZ) host=$(uname -n) nproc=$(nproc) rounds=$rounds"
+        echo "# compare-tokio: ours=$bin peer=$peer"
+        env | grep -E '^(GLIBC_|MALLOC_|LD_PRELOAD=|LIBTASK_)' | sed 's/^/# compare-tokio: env /' || true
+} | tee -a "$out" >&2
+
+failed=0
+# run SIDE ROUND WHAT CMD...: append the run's stdout (and a marker line
+# the table is built from) to $out; stderr goes to ours.
+run()
+{
+        local side=$1 round=$2 what=$3 rc=0
+        shift 3
+        echo "# compare-tokio: round=$round side=$side run=$what" >>"$out"
+        echo "# round $round: $side $what" >&2
+        if [[ $side == tokio ]]; then
+                TIME_LIMIT=$((time_limit + 60)) "$@" >>"$out" || rc=$?
+        else
+                timeout --kill-after=10 "$((time_limit + 60))" "$@" >>"$out" || rc=$?
+        fi
+        if [[ $rc -ne 0 ]]; then
+                echo "# compare-tokio: round=$round side=$side run=$what FAILED rc=$rc" | tee -a "$out" >&2
+                failed=1
+        fi
+}
+
+for ((r = 1; r <= rounds; r++)); do
+        if [[ $mode != mem ]]; then
+                run tokio "$r" bench "$peer" "${bench_args[@]}"
+                run ours "$r" bench "$bin" "${bench_args[@]}"
+        fi
+        if [[ $mode != bench ]]; then
+                run tokio "$r" mem "$peer" "${mem_args[@]}"
+                run ours "$r" mem "$bin" "${mem_args[@]}"
+        fi
+done
+
+echo "# raw output: $out" >&2
+
+table_rc=0
+table=$(awk -v strict="$strict" -v rounds="$rounds" -v only="$only" '
+# Median of the space-separated numbers in s ("" when none): the mean of the
+# two middle values for an even count.
+function median(s,    a, n, i, j, t) {
+        n = split(s, a, " ")
+        if (n == 0) return ""
+        for (i = 2; i <= n; i++) {
+                t = a[i] + 0
+                for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
+                a[j + 1] = t
+        }
+        return n % 2 ? a[(n + 1) / 2] + 0 : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function fmt(x) { return x == "" ? "-" : sprintf("%.1f", x) }
+/^# compare-tokio: round=/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^side=/) side = substr($i, 6)
+        next
+}
+/^workload=/ {
+        delete kv
+        for (i = 1; i <= NF; i++) {
+                eq = index($i, "=")
+                if (eq) kv[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+        }
+        w = kv["workload"]
+        if (w == "idle_tasks_mem") {
+                if (kv["kind"] != "pending") next
+                mem[side] = mem[side] " " kv["rss_bytes_per_task"]
+                if ("frame_bytes" in kv) frame[side] = frame[side] " " kv["frame_bytes"]
+                nmem[side]++
+        } else {
+                ns[side, w] = ns[side, w] " " kv["ns_per_op_median"]
+                cnt[side, w]++
+        }
+}
+END {
+        nw = split(only, ws, ",")
+        miss = 0
+        printf "\n%-24s %12s %12s %11s %9s  %s\n", "workload", "tokio_ns/op", "ours_ns/op", "ours/tokio", "target", "result"
+        for (k = 1; k <= nw; k++) {
+                w = ws[k]
+                t = median(ns["tokio", w]); o = median(ns["ours", w])
+                if (t == "" && o == "") continue
+                ratio = (t != "" && o != "" && t > 0) ? o / t : ""
+                res = (ratio != "" && ratio <= 0.5) ? "PASS" : "FAIL"
+                if (res == "FAIL") miss = 1
+                printf "%-24s %12s %12s %11s %9s  %s", w, fmt(t), fmt(o), ratio == "" ? "-" : sprintf("%.2f", ratio), "<= 0.50", res
+                if (cnt["tokio", w] + 0 != rounds || cnt["ours", w] + 0 != rounds)
+                        printf "  (rounds: tokio %d, ours %d)", cnt["tokio", w], cnt["ours", w]
+                printf "\n"
+        }
+        if (nmem["tokio"] + nmem["ours"] > 0) {
+                t = median(mem["tokio"]); o = median(mem["ours"]); f = median(frame["ours"])
+                beyond = (o != "" && f != "") ? o - f : ""
+                res = (beyond != "" && beyond <= 64) ? "PASS" : "FAIL"
+                if (res == "FAIL") miss = 1
+                printf "\n%-24s %12s %12s %11s %9s  %s\n", "idle_tasks_mem", "tokio_B/task", "ours_B/task", "ours-frame", "target", "result"
+                printf "%-24s %12s %12s %11s %9s  %s", "  kind=pending", fmt(t), fmt(o), fmt(beyond), "<= 64", res
+                if (f != "") printf "  (frame_bytes=%d)", f
+                if (nmem["tokio"] + 0 != rounds || nmem["ours"] + 0 != rounds)
+                        printf "  (rounds: tokio %d, ours %d)", nmem["tokio"], nmem["ours"]
+                printf "\n"
+        }
+        printf "\n(medians over %d rounds of each run'"'"'s median; target: ours/tokio <= 0.5 per op, <= 64 B per idle task beyond its frame)\n", rounds
+        exit (strict && miss) ? 1 : 0
+}' "$out") || table_rc=$?
+printf '%s\n' "$table" | tee -a "$out"
+
+[[ $failed -eq 0 ]] || exit 1
+exit "$table_rc"
