@@ -313,6 +313,14 @@ struct task_runtime {
         bool monitor_stop; /* under monitor_mu */
         _Atomic uint64_t stalls;
         _Atomic uint64_t cleanup_suspended;
+        /*
+         * Operations in flight on threads that are not this runtime's
+         * workers and that may touch its memory after giving up their last
+         * claim on it (a wake that made a task runnable, a last reference
+         * drop): task_runtime_free waits for this to drain.  See
+         * task__foreign_enter().
+         */
+        _Alignas(TASK__CACHELINE) _Atomic uint64_t foreign_ops;
 };
 
 /* The worker this thread is, or NULL (initial-exec TLS: no __tls_get_addr). */
@@ -323,6 +331,29 @@ static inline struct task__worker *task__current_worker(struct task_runtime *rt)
 {
         struct task__worker *w = task__tls_worker;
         return (w && w->rt == rt) ? w : NULL;
+}
+
+/*
+ * Bracket an operation on @rt's memory from a thread that is not one of
+ * its workers (the workers are joined before the runtime is freed, so they
+ * need no bracket).  The seq_cst increment comes before the operation's
+ * reference drop or wake, so a task_runtime_free that sees the effect of
+ * that drop (no live tasks) also sees the increment, and waits.
+ */
+static inline bool task__foreign_enter(struct task_runtime *rt)
+{
+        if (task__current_worker(rt))
+                return false;
+        atomic_fetch_add_explicit(&rt->foreign_ops, 1, memory_order_seq_cst);
+        return true;
+}
+
+static inline void task__foreign_exit(struct task_runtime *rt, bool entered)
+{
+        /* Release: our accesses to @rt happen before its free. */
+        if (entered)
+                atomic_fetch_sub_explicit(&rt->foreign_ops, 1,
+                                          memory_order_release);
 }
 
 static inline void task__metric_inc(_Atomic uint64_t *m, uint64_t by)

@@ -21,7 +21,10 @@
  *
  * task_runtime_free then frees everything, or returns -EBUSY while join
  * handles or wakers still refer to tasks (their memory belongs to the
- * runtime's slabs).
+ * runtime's slabs).  Before it frees, it waits for operations that other
+ * threads started on the runtime's memory to finish (foreign_ops: a wake
+ * from another runtime's worker may still be notifying a parked worker
+ * after the task it woke has run, ended and been released).
  */
 #include "runtime-priv.h"
 
@@ -169,6 +172,7 @@ int task_runtime_new(const struct task_runtime_opts *opts, task_runtime **out)
         rt->driver = &task__futex_driver;
         atomic_init(&rt->shutdown, false);
         atomic_init(&rt->block_on_active, false);
+        atomic_init(&rt->foreign_ops, 0);
         atomic_init(&rt->pages, NULL);
         atomic_init(&rt->large_all, NULL);
         task__spin_init(&rt->large_lock);
@@ -290,6 +294,14 @@ int task_runtime_free(task_runtime *rt)
         task__registry_walk(rt, count_live, &live);
         if (live)
                 return -EBUSY;
+        /*
+         * No task is referenced any more, but a thread that dropped the last
+         * reference or woke a task from outside may still be touching our
+         * memory (a free list, the global queue, a parker): wait for it.
+         * Acquire: pairs with task__foreign_exit()'s release.
+         */
+        while (atomic_load_explicit(&rt->foreign_ops, memory_order_acquire))
+                sched_yield();
         destroy(rt);
         return 0;
 }

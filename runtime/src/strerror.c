@@ -7,10 +7,13 @@
 #include <libtask/common.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 const char *task_strerror(int err)
 {
+        if (err == INT_MIN)
+                return "unknown error";
         if (err < 0)
                 err = -err;
         switch (err) {

@@ -53,11 +53,14 @@ static inline uint64_t load_state(const struct task *t, memory_order mo)
 
 static void drop_ref(struct task *t)
 {
+        struct task_runtime *rt = task__rt_of(t);
+        bool foreign = task__foreign_enter(rt);
         /* acq_rel: our accesses happen before the free; the freer sees all. */
         uint64_t prev = atomic_fetch_sub_explicit(&t->state, TASK_ST_REF_ONE,
                                                   memory_order_acq_rel);
         if (TASK_ST_REFS(prev) == 1)
                 task__task_free(t);
+        task__foreign_exit(rt, foreign);
 }
 
 static void wake_waiter(uintptr_t waiter)
@@ -178,14 +181,18 @@ int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame, size_t size,
          * in the registry) before shutdown starts cancelling.
          */
         struct task__heap *h = &rt->ext_heap;
+        /* The task may run and end before we are done with rt (notify). */
+        bool foreign = task__foreign_enter(rt);
         task__spin_lock(&h->lock);
         if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
                 task__spin_unlock(&h->lock);
+                task__foreign_exit(rt, foreign);
                 return -ESHUTDOWN;
         }
         t = task__task_alloc(h, sizeof(*t) + size);
         if (!t) {
                 task__spin_unlock(&h->lock);
+                task__foreign_exit(rt, foreign);
                 return -ENOMEM;
         }
         init_task(t, h, fn, frame, size, out != NULL, site);
@@ -195,6 +202,7 @@ int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame, size_t size,
         task__inject_push(&rt->inject, t);
         task__spin_unlock(&h->lock);
         task__notify_parked(rt);
+        task__foreign_exit(rt, foreign);
         return 0;
 }
 
@@ -292,21 +300,35 @@ void task__schedule(struct task_runtime *rt, struct task *t, bool is_yield)
         }
 }
 
-static void wake(struct task *t)
+/*
+ * Wake @t; with @consume, also give up the caller's reference.  The drop is
+ * folded into the transition when the task has not ended: it cannot end
+ * before it is polled again, so the runtime's own reference keeps it alive
+ * and no foreign thread holds a reference after the task may have run.
+ */
+static void wake(struct task *t, bool consume)
 {
-        uint64_t st = load_state(t, memory_order_relaxed);
+        struct task_runtime *rt = task__rt_of(t);
+        bool foreign = task__foreign_enter(rt);
+        uint64_t drop = consume ? TASK_ST_REF_ONE : 0;
+        uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+        uint64_t next;
 
         for (;;) {
-                uint64_t next;
-                if (st & TASK_ST_COMPLETE)
+                if ((st & TASK_ST_COMPLETE) ||
+                    (st & (TASK_ST_SCHEDULED | TASK_ST_NOTIFIED)) ==
+                        (TASK_ST_SCHEDULED | TASK_ST_NOTIFIED)) {
+                        /* Nothing to do but drop the reference, which
+                         * may be the last one (an ended task). */
+                        if (consume)
+                                drop_ref(t);
+                        task__foreign_exit(rt, foreign);
                         return;
-                if (st & TASK_ST_SCHEDULED) {
-                        if (st & TASK_ST_NOTIFIED)
-                                return;
-                        next = st | TASK_ST_NOTIFIED;
-                } else {
-                        next = st | TASK_ST_SCHEDULED;
                 }
+                if (st & TASK_ST_SCHEDULED)
+                        next = (st | TASK_ST_NOTIFIED) - drop;
+                else
+                        next = (st | TASK_ST_SCHEDULED) - drop;
                 /* Release: the waker's writes reach the next poll (via the
                  * poller's acq_rel CAS, or via the queue we push to);
                  * acquire: the last poll's frame writes travel with us. */
@@ -316,21 +338,20 @@ static void wake(struct task *t)
                         break;
         }
         if (!(st & TASK_ST_SCHEDULED))
-                task__schedule(task__rt_of(t), t, false);
+                task__schedule(rt, t, false);
+        task__foreign_exit(rt, foreign);
 }
 
 void task_wake(task_waker *w)
 {
-        if (!w)
-                return;
-        wake(w);
-        drop_ref(w);
+        if (w)
+                wake(w, true);
 }
 
 void task_wake_by_ref(task_waker *w)
 {
         if (w)
-                wake(w);
+                wake(w, false);
 }
 
 task_waker *task_cx_waker(struct task_cx *cx)
@@ -486,6 +507,8 @@ void task_handle_release(task_handle *h)
 {
         if (!h)
                 return;
+        struct task_runtime *rt = task__rt_of(h);
+        bool foreign = task__foreign_enter(rt);
         uint64_t st = load_state(h, memory_order_relaxed);
         uint64_t next;
         bool take_waiter;
@@ -506,6 +529,7 @@ void task_handle_release(task_handle *h)
                                                  memory_order_relaxed));
         if (TASK_ST_REFS(next) == 0)
                 task__task_free(h);
+        task__foreign_exit(rt, foreign);
 }
 
 void *task_handle_frame(task_handle *h)
