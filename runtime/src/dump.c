@@ -152,7 +152,18 @@ int task_runtime_metrics(task_runtime *rt, struct task_runtime_metrics *out)
 {
         if (!rt || !out)
                 return -EINVAL;
-        uint64_t spawned = LOAD(rt->ext_spawned), ended = LOAD(rt->ext_ended);
+
+        /*
+         * All `ended` counts first (acquire), then all `spawned`: a task seen
+         * ended is then seen spawned (see task__metric_inc), so tasks_alive
+         * may count a task that has just ended, never miss a live one.
+         */
+        uint64_t ended =
+            atomic_load_explicit(&rt->ext_ended, memory_order_acquire);
+        for (unsigned i = 0; i < rt->nworkers; i++)
+                ended += atomic_load_explicit(&rt->workers[i].m.ended,
+                                              memory_order_acquire);
+        uint64_t spawned = LOAD(rt->ext_spawned);
 
         *out = (struct task_runtime_metrics){0};
         out->workers = rt->nworkers;
@@ -165,7 +176,6 @@ int task_runtime_metrics(task_runtime *rt, struct task_runtime_metrics *out)
                 out->parks += LOAD(w->m.parks);
                 out->unparks += LOAD(w->m.unparks);
                 spawned += LOAD(w->m.spawned);
-                ended += LOAD(w->m.ended);
         }
         out->tasks_spawned = spawned;
         out->tasks_alive = spawned > ended ? spawned - ended : 0;

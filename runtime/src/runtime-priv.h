@@ -358,10 +358,17 @@ static inline void task__foreign_exit(struct task_runtime *rt, bool entered)
 
 static inline void task__metric_inc(_Atomic uint64_t *m, uint64_t by)
 {
-        /* Single writer: a relaxed load and store, not an RMW. */
+        /*
+         * Single writer: a load and a store, not an RMW.  Release (a plain
+         * store on x86): a reader that acquires a task's `ended` count also
+         * sees the `spawned` count of the spawn that preceded it (the task
+         * travelled through a queue in between), so task_runtime_metrics,
+         * reading all `ended` first, never counts fewer live tasks than
+         * there are.
+         */
         atomic_store_explicit(
             m, atomic_load_explicit(m, memory_order_relaxed) + by,
-            memory_order_relaxed);
+            memory_order_release);
 }
 
 uint64_t task__now_ns(void);

@@ -136,10 +136,6 @@ static int start_workers(struct task_runtime *rt)
                         return -rc;
                 }
                 w->thread_started = true;
-                char name[16];
-                snprintf(name, sizeof(name), "%.10s-%u", rt->thread_name,
-                         i & 0x3ffu);
-                pthread_setname_np(w->thread, name);
         }
         return 0;
 }

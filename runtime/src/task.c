@@ -97,7 +97,7 @@ static void complete(struct task__worker *w, struct task *t, bool cancelled)
                 task__metric_inc(&w->m.ended, 1);
         else
                 atomic_fetch_add_explicit(&rt->ext_ended, 1,
-                                          memory_order_relaxed);
+                                          memory_order_release);
 
         if (TASK_ST_REFS(st) == 1 &&
             !(st & (TASK_ST_JOIN_INTEREST | TASK_ST_JOIN_WAKER))) {

@@ -35,6 +35,7 @@
 #include "runtime-priv.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 _Thread_local struct task__worker *task__tls_worker
@@ -287,6 +288,11 @@ void *task__worker_main(void *arg)
         struct task_runtime *rt = w->rt;
 
         task__tls_worker = w;
+        /* Named before the start hook runs, as Tokio does. */
+        char name[16];
+        snprintf(name, sizeof(name), "%.10s-%u", rt->thread_name,
+                 w->idx & 0x3ffu);
+        pthread_setname_np(pthread_self(), name);
         if (rt->opts.on_thread_start)
                 rt->opts.on_thread_start(rt->opts.hook_arg);
         w->busy_since = task__now_ns();

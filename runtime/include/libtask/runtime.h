@@ -67,7 +67,8 @@ struct task_runtime_opts {
         unsigned budget;           /* cooperative budget per poll; 0: 128 */
         unsigned max_lifo_polls;   /* LIFO polls in a row; 0: 3 */
         bool disable_lifo_slot;    /* false */
-        const char *thread_name;   /* worker name prefix; NULL: "task-wrk" */
+        const char
+            *thread_name; /* prefix (10 chars) + "-N"; NULL: "task-wrk" */
         void (*on_thread_start)(void *arg); /* called on each worker thread */
         void (*on_thread_stop)(void *arg);  /* ... before it exits */
         void *hook_arg;
@@ -162,11 +163,13 @@ TASK_API int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame,
  * @frame: in/out: copied in before the task starts, copied back out when it
  *         has finished, so results may be read from it afterwards.
  * On TASK_MULTI_THREAD the task runs on the workers while the calling
- * thread sleeps; on TASK_CURRENT_THREAD the calling thread runs the
- * scheduler (and every other ready task) until @fn finishes, and a second
- * concurrent task_block_on on the same runtime returns -EBUSY.
- * Returns 0, -ECANCELED (the runtime was shut down first), -EINVAL,
- * -ENOMEM, -ESHUTDOWN, or -EDEADLK when called from a worker of @rt.
+ * thread sleeps.  On TASK_CURRENT_THREAD the calling thread runs the
+ * scheduler -- @fn and every other task as it becomes ready -- until @fn
+ * finishes; tasks still queued then run during the next task_block_on.
+ * Returns 0; -ECANCELED (the runtime was shut down while @fn ran);
+ * -ESHUTDOWN (it was shut down before); -EBUSY (TASK_CURRENT_THREAD: another
+ * thread is inside task_block_on on this runtime); -EDEADLK when called
+ * from a worker of @rt; -EINVAL; -ENOMEM.
  */
 TASK_API int task_block_on(task_runtime *rt, task_fn fn, void *frame,
                            size_t size);
