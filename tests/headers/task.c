@@ -1,0 +1,51 @@
+/*
+ * headers/task.c - <libtask/task.h> compiles on its own, first, in strict
+ * C11 with -Wpedantic, and so does every coroutine macro it offers when
+ * expanded (tests/meson.build builds it; there is nothing to run).
+ */
+#include <libtask/task.h>
+
+struct sub {
+        TASK_FRAME;
+        int n;
+};
+
+static int sub(struct task_cx *cx, void *arg)
+{
+        struct sub *f = arg;
+
+        TASK_BEGIN(f);
+        TASK_YIELD(f);
+        if (f->n)
+                TASK_RETURN(f);
+        TASK_END(f);
+}
+
+struct top {
+        TASK_FRAME;
+        struct sub s;
+        task_handle *h;
+        int rc;
+};
+
+static int top(struct task_cx *cx, void *arg)
+{
+        struct top *f = arg;
+
+        TASK_BEGIN(f);
+        TASK_AWAIT(f, task_coop_proceed(cx));
+        TASK_AWAIT_CO(f, sub, &f->s);
+        if (TASK_SPAWN(task_cx_runtime(cx), sub, &f->s, &f->h) == 0) {
+                TASK_JOIN(f, f->h, &f->rc);
+                task_handle_release(f->h);
+        }
+        TASK_CLEANUP(f);
+        f->rc = 0;
+        TASK_END(f);
+}
+
+task_fn libtask_header_check_task(void);
+task_fn libtask_header_check_task(void)
+{
+        return LIBTASK_VERSION_MAJOR >= 0 ? top : sub;
+}
