@@ -73,6 +73,13 @@ static bool should_wake(struct task__idle *idle)
         return num_searching(s) == 0 && num_unparked(s) < idle->num_workers;
 }
 
+bool task__idle_notify_wanted(struct task__idle *idle)
+{
+        /* As in worker_to_notify, before taking any lock. */
+        atomic_thread_fence(memory_order_seq_cst);
+        return should_wake(idle);
+}
+
 int task__idle_worker_to_notify(struct task__idle *idle)
 {
         /* Rule 2; the fence orders the caller's publication of work before

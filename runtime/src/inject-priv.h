@@ -31,6 +31,7 @@ void task__inject_push(struct task__inject *q, struct task *t);
 /* Push the list first..last (linked by ->next, @n tasks) at the back. */
 void task__inject_push_batch(struct task__inject *q, struct task *first,
                              struct task *last, size_t n);
+
 /*
  * Pop up to @max tasks: returns the first (NULL when empty); *@rest gets the
  * others as a NULL-terminated list and *@nrest their count.

@@ -12,9 +12,10 @@
  *    its own heap's pushes it there (multi-producer CAS push); the owner
  *    takes the whole stack with one exchange when its local list runs dry.
  *    Taking everything at once means no ABA.
- *  - Classes: 8-byte steps from 64 to 512 bytes, 64-byte steps to 2048; an
- *    idle task with an 8-byte frame costs exactly 64 bytes.  Bigger tasks
- *    are "large": power-of-two blocks from malloc, recycled per runtime.
+ *  - Classes: whole cache lines from 64 to 2048 bytes, so that no two tasks
+ *    share a line (see runtime-priv.h); an idle task with a frame of up to
+ *    8 bytes costs exactly 64 bytes.  Bigger tasks are "large": power-of-
+ *    two blocks from malloc, recycled per runtime.
  *
  * Registry: every page and large block is pushed on a runtime-wide list
  * that only grows, and nothing is given back to the system before the
@@ -44,8 +45,6 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#define SMALL_STEP_MAX 512
-#define NSMALL ((SMALL_STEP_MAX - TASK__SLAB_MIN) / 8 + 1)
 #define PAGE_HDR 64
 
 _Static_assert(sizeof(struct task__slab_page) <= PAGE_HDR, "page header");
@@ -83,16 +82,12 @@ uint64_t task__id_next(struct task__heap *h)
 
 static inline unsigned class_of(size_t size)
 {
-        if (size <= SMALL_STEP_MAX)
-                return (unsigned)((size - TASK__SLAB_MIN) / 8);
-        return NSMALL + (unsigned)((size - SMALL_STEP_MAX - 1) / 64);
+        return (unsigned)((size - 1) / TASK__CACHELINE);
 }
 
 static inline uint32_t class_size(unsigned cls)
 {
-        if (cls < NSMALL)
-                return TASK__SLAB_MIN + 8 * cls;
-        return SMALL_STEP_MAX + 64 * (cls - NSMALL + 1);
+        return TASK__CACHELINE * (cls + 1);
 }
 
 static inline struct task__slab_page *page_of(const struct task *t)
@@ -105,7 +100,7 @@ void task__heap_init(struct task__heap *h, struct task_runtime *rt)
 {
         memset(h, 0, sizeof(*h));
         for (unsigned i = 0; i < TASK__SLAB_NCLASS; i++)
-                atomic_init(&h->cls[i].remote, NULL);
+                atomic_init(&h->remote[i].head, NULL);
         h->rt = rt;
         task__spin_init(&h->lock);
 }
@@ -210,22 +205,26 @@ struct task *task__task_alloc(struct task__heap *h, size_t size)
 {
         if (size < TASK__SLAB_MIN)
                 size = TASK__SLAB_MIN;
-        size = (size + 7) & ~(size_t)7;
         if (size > TASK__SLAB_MAX)
                 return large_alloc(h->rt, size);
         if (task__fault_alloc())
                 return NULL;
 
-        struct task__slab_class *c = &h->cls[class_of(size)];
+        unsigned cls = class_of(size);
+        struct task__slab_class *c = &h->cls[cls];
         struct task *t = c->free;
         if (!t) {
                 /* Acquire: pairs with the remote freers' release push, so
                  * their last writes to the slots happen before our reuse. */
-                t = atomic_exchange_explicit(&c->remote, NULL,
+                t = atomic_exchange_explicit(&h->remote[cls].head, NULL,
                                              memory_order_acquire);
         }
         if (t) {
                 c->free = t->next;
+                /* The next slot is likely in the cache of the thread that
+                 * freed it: start fetching it for writing now. */
+                if (c->free)
+                        __builtin_prefetch(c->free, 1);
                 UNPOISON(t + 1, page_of(t)->slot_size - sizeof(*t));
                 return t;
         }
@@ -269,7 +268,8 @@ void task__task_free(struct task *t)
 
         struct task__slab_page *p = page_of(t);
         struct task__heap *h = p->heap;
-        struct task__slab_class *c = &h->cls[class_of(p->slot_size)];
+        unsigned cls = class_of(p->slot_size);
+        struct task__slab_class *c = &h->cls[cls];
         struct task__worker *w = task__tls_worker;
 
         /* Relaxed: walkers only need to eventually stop reporting it. */
@@ -280,12 +280,12 @@ void task__task_free(struct task *t)
                 c->free = t;
                 return;
         }
-        struct task *old =
-            atomic_load_explicit(&c->remote, memory_order_relaxed);
+        _Atomic(struct task *) *rh = &h->remote[cls].head;
+        struct task *old = atomic_load_explicit(rh, memory_order_relaxed);
         do
                 t->next = old;
         while (!atomic_compare_exchange_weak_explicit(
-            &c->remote, &old, t, memory_order_release, memory_order_relaxed));
+            rh, &old, t, memory_order_release, memory_order_relaxed));
 }
 
 struct task_runtime *task__rt_of(const struct task *t)

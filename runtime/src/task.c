@@ -181,18 +181,14 @@ int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame, size_t size,
          * in the registry) before shutdown starts cancelling.
          */
         struct task__heap *h = &rt->ext_heap;
-        /* The task may run and end before we are done with rt (notify). */
-        bool foreign = task__foreign_enter(rt);
         task__spin_lock(&h->lock);
         if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
                 task__spin_unlock(&h->lock);
-                task__foreign_exit(rt, foreign);
                 return -ESHUTDOWN;
         }
         t = task__task_alloc(h, sizeof(*t) + size);
         if (!t) {
                 task__spin_unlock(&h->lock);
-                task__foreign_exit(rt, foreign);
                 return -ENOMEM;
         }
         init_task(t, h, fn, frame, size, out != NULL, site);
@@ -200,8 +196,19 @@ int task_spawn_at(task_runtime *rt, task_fn fn, const void *frame, size_t size,
         if (out)
                 *out = t;
         task__inject_push(&rt->inject, t);
+        /*
+         * The task may run, end and be released, and the runtime be freed,
+         * as soon as the lock is dropped.  So decide under the lock whether
+         * a worker must be woken (usually not: one is searching); only then
+         * enter foreign_ops, still under the lock (shutdown takes it, so
+         * task_runtime_free sees the count and waits for
+         * task__foreign_exit), and notify after dropping it.
+         */
+        bool notify = task__idle_notify_wanted(&rt->idle);
+        bool foreign = notify && task__foreign_enter(rt);
         task__spin_unlock(&h->lock);
-        task__notify_parked(rt);
+        if (notify)
+                task__notify_parked(rt);
         task__foreign_exit(rt, foreign);
         return 0;
 }
