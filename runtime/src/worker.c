@@ -263,7 +263,7 @@ static struct task *steal_work(struct task__worker *w)
 #define SPIN_BATCH 64
 #define SPIN_PEER_MIN 16
 
-/* Does a peer have more than the one task it runs next? */
+/* Does a peer have enough queued to be worth a steal while we spin? */
 static bool peer_work_visible(struct task_runtime *rt, unsigned self)
 {
         for (unsigned i = 0; i < rt->nworkers; i++)
@@ -292,8 +292,10 @@ static struct task *spin_for_work(struct task__worker *w)
                  * once it stops growing: grabbing every task as it arrives
                  * would bounce the queue's cache line (and idle.state, as
                  * we leave and re-enter searching) between this worker and
-                 * the spawning thread for each task.  A lone task waits at
-                 * most two rounds, about two microseconds.
+                 * the spawning thread for each task.  A lone task waits for
+                 * three looks (microseconds when a core is free).  A peer's
+                 * short queue is left to it, or to steal_work() after we
+                 * park as the last searcher and recheck.
                  */
                 size_t len = task__inject_len(&rt->inject);
                 stable = (len && len == last) ? stable + 1 : 0;
