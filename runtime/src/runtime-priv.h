@@ -57,7 +57,6 @@
 #endif
 
 #define TASK__CACHELINE 64
-#define TASK__LIKELY(x) __builtin_expect(!!(x), 1)
 #define TASK__UNLIKELY_(x) __builtin_expect(!!(x), 0)
 
 /* ---- Task header ----------------------------------------------------------- */
@@ -272,9 +271,7 @@ struct task__worker {
         unsigned idx;
         uint32_t tick;
         uint32_t rng;
-        unsigned lifo_polls;
         bool searching;
-        bool running; /* inside the worker loop (current thread) */
         /* Published for the dump and the stall detector: odd while polling. */
         _Atomic uint64_t poll_seq;
         _Atomic(struct task *) current;

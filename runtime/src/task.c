@@ -51,15 +51,21 @@ static inline uint64_t load_state(const struct task *t, memory_order mo)
         return atomic_load_explicit(&((struct task *)t)->state, mo);
 }
 
-static void drop_ref(struct task *t)
+/* Drop a reference; the caller is inside a foreign_ops bracket if needed. */
+static void unref(struct task *t)
 {
-        struct task_runtime *rt = task__rt_of(t);
-        bool foreign = task__foreign_enter(rt);
         /* acq_rel: our accesses happen before the free; the freer sees all. */
         uint64_t prev = atomic_fetch_sub_explicit(&t->state, TASK_ST_REF_ONE,
                                                   memory_order_acq_rel);
         if (TASK_ST_REFS(prev) == 1)
                 task__task_free(t);
+}
+
+static void drop_ref(struct task *t)
+{
+        struct task_runtime *rt = task__rt_of(t);
+        bool foreign = task__foreign_enter(rt);
+        unref(t);
         task__foreign_exit(rt, foreign);
 }
 
@@ -328,7 +334,7 @@ static void wake(struct task *t, bool consume)
                         /* Nothing to do but drop the reference, which
                          * may be the last one (an ended task). */
                         if (consume)
-                                drop_ref(t);
+                                unref(t);
                         task__foreign_exit(rt, foreign);
                         return;
                 }

@@ -26,8 +26,9 @@
  * the running task goes to the LIFO slot and the slot's previous occupant to
  * the back of the local queue; a yielding task goes to the back.  When the
  * queue then holds work beyond the task this worker runs next, and some
- * worker sleeps while none searches, one sleeper is woken to come and steal.  That check is a plain load, without
- * the fence that remote pushes use: this worker will run the task itself if
+ * worker sleeps while none searches, one sleeper is woken to come and
+ * steal.  That check is a plain load, without the fence that remote pushes
+ * use: this worker will run the task itself if
  * nobody comes, so a missed wake-up costs parallelism, never progress.
  *
  * Everything here runs on the worker's own thread except
@@ -49,11 +50,6 @@ static bool shutting_down(struct task_runtime *rt)
 {
         /* Acquire: pairs with the release store in task_runtime_shutdown. */
         return atomic_load_explicit(&rt->shutdown, memory_order_acquire);
-}
-
-static bool shutting_down_hint(struct task_runtime *rt)
-{
-        return atomic_load_explicit(&rt->shutdown, memory_order_relaxed);
 }
 
 static inline uint32_t rng_next(struct task__worker *w)
@@ -254,8 +250,8 @@ static struct task *steal_work(struct task__worker *w)
 /*
  * Before parking, a searching worker (at most half of them are) keeps
  * looking for a few tens of microseconds, polling the queues' lengths with
- * sched_yield() in between, and steals when something shows up.  Producers do not
- * wake anyone while it searches, so work that trickles in (a thread
+ * sched_yield() in between, and steals when something shows up.  Producers
+ * do not wake anyone while it searches, so work that trickles in (a thread
  * spawning from outside, a task on another worker waking ours) is picked up
  * without a park and a futex wake per task.
  */
@@ -278,14 +274,16 @@ static struct task *spin_for_work(struct task__worker *w)
         struct task_runtime *rt = w->rt;
         size_t last = 0, stable = 0;
 
-        for (unsigned r = 0; r < SPIN_ROUNDS && w->searching; r++) {
+        if (!w->searching)
+                return NULL; /* too many searchers already */
+        for (unsigned r = 0; r < SPIN_ROUNDS; r++) {
                 /* Yield rather than pause: with more runnable threads than
                  * cores, a spinning searcher must not take the time slice
                  * of the thread that would produce its work (measured:
                  * with pauses alone, 8-worker runtimes sharing 2 cores
                  * with 5 others missed a 10 s rendezvous). */
                 sched_yield();
-                if (shutting_down_hint(rt))
+                if (shutting_down(rt))
                         return NULL;
                 /*
                  * Take from the global queue once a batch has gathered, or
