@@ -183,11 +183,49 @@ Test(badinput, null_runtime_everywhere)
 
 Test(badinput, null_handles_and_wakers)
 {
+        struct task_cx cx = {0};
+        int rc = 1;
+
         cr_assert_eq(task_join_blocking(NULL), -EINVAL);
         cr_assert_eq(task_handle_id(NULL), 0);
+        cr_assert_null(task_handle_frame(NULL));
+        cr_assert_not(task_handle_finished(NULL));
         task_abort(NULL);
         task_handle_release(NULL);
+        /* A join poll on nothing is ready at once, with -EINVAL. */
+        cr_assert(task_join_poll(&cx, NULL, &rc));
+        cr_assert_eq(rc, -EINVAL);
+        rc = 1;
+        cr_assert(task_join_poll(NULL, NULL, &rc));
+        cr_assert_eq(rc, -EINVAL);
+        cr_assert(task_join_poll(&cx, NULL, NULL));
+        /* Wakers: NULL in, nothing done, NULL out. */
+        cr_assert_null(task_cx_waker(NULL));
+        cr_assert_null(task_cx_waker(&cx)); /* no task behind this cx */
+        cr_assert_null(task_waker_clone(NULL));
+        task_wake(NULL);
+        task_wake_by_ref(NULL);
         task_waker_drop(NULL);
+        cr_assert_eq(task_cx_id(NULL), 0);
+        cr_assert_eq(task_cx_id(&cx), 0);
+}
+
+Test(badinput, task_main_run_bad_arguments, .timeout = 20)
+{
+        struct nop f = {0};
+        int code = 7;
+
+        /* block_on refuses; task_main_run says so and returns 1, not the
+         * frame's exit code, and runs nothing. */
+        cr_assert_eq(task_main_run(NULL, &f, sizeof f, &code), 1);
+        cr_assert_eq(task_main_run(nop, NULL, sizeof f, &code), 1);
+        cr_assert_eq(task_main_run(nop, &f, 0, &code), 1);
+        cr_assert_eq(f.v, 0);
+        /* Good arguments: the frame's exit code (NULL means 0). */
+        cr_assert_eq(task_main_run(nop, &f, sizeof f, &code), 7);
+        cr_assert_eq(f.v, 1);
+        cr_assert_eq(task_main_run(nop, &f, sizeof f, NULL), 0);
+        test_leak_check();
 }
 
 /* ---- Spawn and block_on arguments --------------------------------------------------- */
