@@ -18,14 +18,12 @@
 #ifndef LIBTASK_LOCK_PRIV_H
 #define LIBTASK_LOCK_PRIV_H
 
+#include <libtask/wait.h> /* struct task__spinlock, embedded in primitives */
+
 #include <ck_pr.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-
-struct task__spinlock {
-        atomic_bool held;
-};
 
 static inline void task__spin_init(struct task__spinlock *l)
 {

@@ -448,6 +448,9 @@ bool task_join_poll(struct task_cx *cx, task_handle *h, int *rc)
                         *rc = -EINVAL;
                 return true;
         }
+        /* An abort's last look (coro.h): leave the join waiter as it is. */
+        if (cx->cancelling)
+                return false;
         /* Acquire: the task's frame (its results) is visible once COMPLETE. */
         uint64_t st = load_state(h, memory_order_acquire);
         if (!(st & TASK_ST_COMPLETE)) {

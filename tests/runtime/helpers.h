@@ -239,12 +239,25 @@ static inline void gate_init(struct gate *g)
 /*
  * The poll: true once open; otherwise the calling task is registered to be
  * woken by gate_open().  Only one waiter at a time (like a join handle).
+ * Called on an abort (cx->cancelling, see coro.h), it drops the calling
+ * task's registration, as every well-behaved resource does, and is not
+ * counted.
  */
 static inline bool gate_poll(struct task_cx *cx, struct gate *g)
 {
         task_waker *old = NULL;
         bool ready;
 
+        if (cx->cancelling) {
+                pthread_mutex_lock(&g->mu);
+                if (g->waiter && task_waker_wakes(g->waiter, cx)) {
+                        old = g->waiter;
+                        g->waiter = NULL;
+                }
+                pthread_mutex_unlock(&g->mu);
+                task_waker_drop(old);
+                return false;
+        }
         atomic_fetch_add_explicit(&g->polls, 1, memory_order_relaxed);
         pthread_mutex_lock(&g->mu);
         ready = g->open;

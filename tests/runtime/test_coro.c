@@ -99,10 +99,15 @@ struct awaiter {
         int evals, ready_at;
         int after;
         int line;
+        int cancel_evals;
 };
 
-static bool awaiter_cond(struct awaiter *f)
+static bool awaiter_cond(struct task_cx *cx, struct awaiter *f)
 {
+        if (cx->cancelling) {
+                f->cancel_evals++;
+                return false;
+        }
         return ++f->evals >= f->ready_at;
 }
 
@@ -111,7 +116,7 @@ static int awaiter(struct task_cx *cx, void *arg)
         struct awaiter *f = arg;
         TASK_BEGIN(f);
         f->line = __LINE__ + 1; /* the suspension point's line */
-        TASK_AWAIT(f, awaiter_cond(f));
+        TASK_AWAIT(f, awaiter_cond(cx, f));
         f->after++;
         TASK_END(f);
 }
@@ -153,15 +158,24 @@ Test(coro, suspension_records_site)
         cr_assert_str_eq(cx.site->name, "awaiter");
 }
 
-Test(coro, cancelling_poll_skips_condition)
+Test(coro, cancelling_poll_gives_condition_one_last_look)
 {
         struct awaiter f = {.ready_at = 100};
 
         cr_assert_eq(poll_once(awaiter, &f, false, NULL), TASK_PENDING);
         cr_assert_eq(poll_once(awaiter, &f, true, NULL), TASK_DONE);
-        cr_assert_eq(f.evals, 1,
-                     "the condition was evaluated on the cancelling poll");
+        cr_assert_eq(f.evals, 1, "a normal evaluation on the cancelling poll");
+        cr_assert_eq(f.cancel_evals, 1,
+                     "the resource must see the abort exactly once");
         cr_assert_eq(f.after, 0);
+}
+
+Test(coro, cancel_before_first_poll_evaluates_nothing)
+{
+        struct awaiter f = {.ready_at = 100};
+
+        cr_assert_eq(poll_once(awaiter, &f, true, NULL), TASK_DONE);
+        cr_assert_eq(f.evals + f.cancel_evals, 0);
 }
 
 /* ---- Branches and nested loops around suspension points ------------------ */

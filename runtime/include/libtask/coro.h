@@ -48,7 +48,11 @@
  * task is polled at that point; `cond` must be a poll call that returns true
  * when ready and, when it returns false, has registered the task to be woken
  * (like a Rust Future's poll with its Context).  task_join_poll() and every
- * libtask primitive follow that contract.
+ * libtask primitive follow that contract.  **On an abort, `cond` is
+ * evaluated once more, with cx->cancelling set**, before the jump to the
+ * cleanup: that is how a resource learns that its waiter is gone (the
+ * analog of dropping a Rust future).  libtask's poll functions then cancel
+ * their wait and return false; a plain condition is evaluated and ignored.
  *
  * Cancellation: task_abort() makes the task's next poll a *cancelling* poll.
  * The task resumes at its suspension point; an awaited sub-coroutine is
@@ -220,7 +224,12 @@ struct task_co {
                 TASK__MARK(f);                                                 \
                 TASK__FALLTHROUGH;                                             \
         case __LINE__:                                                         \
-                TASK__CHECK_CANCEL(f);                                         \
+                if (TASK__UNLIKELY((cx)->cancelling) &&                        \
+                    (f)->co.lc != TASK__LC_CANCEL) {                           \
+                        (void)(cond); /* the resource drops the wait */        \
+                        (f)->co.lc = TASK__LC_CANCEL;                          \
+                        goto task__top;                                        \
+                }                                                              \
                 if (!(cond))                                                   \
                         TASK__PEND();                                          \
         } while (0)

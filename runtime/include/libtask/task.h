@@ -3,6 +3,7 @@
  *
  * coro.h     the coroutine macros (TASK_BEGIN, TASK_AWAIT, TASK_YIELD, ...)
  * runtime.h  runtimes, spawning, join handles, wakers, dump and metrics
+ * sync.h     sync primitives and channels (semaphore.h, mutex.h, mpsc.h, ...)
  */
 #ifndef LIBTASK_TASK_H
 #define LIBTASK_TASK_H
@@ -10,6 +11,7 @@
 #include <libtask/common.h>
 #include <libtask/coro.h>
 #include <libtask/runtime.h>
+#include <libtask/sync.h>
 
 #define LIBTASK_VERSION_MAJOR 0
 #define LIBTASK_VERSION_MINOR 1

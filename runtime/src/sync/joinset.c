@@ -1,0 +1,2 @@
+/* joinset.c - placeholder until the joinset primitive lands (issue 3). */
+#include <libtask/joinset.h>
