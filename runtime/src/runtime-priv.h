@@ -88,7 +88,8 @@ struct task {
         _Atomic(const struct task_site *) spawn;
         /* Global-queue link while queued there; free-list link when free. */
         struct task *next;
-        /* Join waiter: a task (low bit 0) or a blocked thread (low bit 1). */
+        /* Join waiter: a task (low bits 00), a blocked thread (01) or a
+         * JoinSet (10, sync/joinset.c). */
         _Atomic uintptr_t join_waiter;
         /* The frame follows, 8-byte aligned. */
 };
@@ -406,5 +407,20 @@ void task__worker_destroy(struct task__worker *w);
 int task__monitor_start(struct task_runtime *rt);
 void task__monitor_stop(struct task_runtime *rt);
 void task__fill_info(struct task *t, struct task_info *ti, uint64_t st);
+
+/* ---- Join waiters (task.c) and JoinSets (sync/joinset.c) ------------------- */
+
+/*
+ * Install @waiter as @t's join waiter (the handle owner only).  Returns
+ * false when installed, true when @t had completed (then *@stp is its
+ * final state and nothing was installed).
+ */
+bool task__join_install(struct task *t, uintptr_t waiter, uint64_t *stp);
+
+/* The completer of a task whose join waiter is the JoinSet @set. */
+void task__joinset_notify(void *set, struct task *t);
+
+/* A JoinSet join waiter was taken back before completion (handle release). */
+void task__joinset_forget(void *set);
 
 #endif /* LIBTASK_RUNTIME_PRIV_H */

@@ -69,9 +69,11 @@ static void drop_ref(struct task *t)
         task__foreign_exit(rt, foreign);
 }
 
-static void wake_waiter(uintptr_t waiter)
+static void wake_waiter(struct task *t, uintptr_t waiter)
 {
-        if (waiter & 1) {
+        if (waiter & 2) {
+                task__joinset_notify((void *)(waiter & ~(uintptr_t)3), t);
+        } else if (waiter & 1) {
                 struct thread_waiter *tw =
                     (struct thread_waiter *)(waiter & ~(uintptr_t)1);
                 /* Release: the joiner reads the task's final state after. */
@@ -85,7 +87,9 @@ static void wake_waiter(uintptr_t waiter)
 
 static void drop_waiter(uintptr_t waiter)
 {
-        if (waiter && !(waiter & 1))
+        if (waiter & 2)
+                task__joinset_forget((void *)(waiter & ~(uintptr_t)3));
+        else if (waiter && !(waiter & 1))
                 drop_ref((struct task *)waiter);
 }
 
@@ -126,8 +130,8 @@ static void complete(struct task__worker *w, struct task *t, bool cancelled)
         if (st & TASK_ST_JOIN_WAKER) {
                 /* We saw JOIN_WAKER at COMPLETE: the waiter is ours now.
                  * The acquire above pairs with the joiner's release CAS. */
-                wake_waiter(atomic_load_explicit(&t->join_waiter,
-                                                 memory_order_relaxed));
+                wake_waiter(t, atomic_load_explicit(&t->join_waiter,
+                                                    memory_order_relaxed));
         }
         drop_ref(t);
 }
@@ -399,12 +403,13 @@ static int join_result(uint64_t st)
 }
 
 /*
- * Install @waiter (a task reference or a tagged thread waiter) as the join
+ * Install @waiter (a task reference, a thread waiter tagged with bit 0, or
+ * a JoinSet tagged with bit 1) as the join
  * waiter.  Returns false, having installed it, or true when the task has
  * completed meanwhile (then @waiter was not installed; *@stp is the final
  * state).  Called only by the handle's owner.
  */
-static bool install_waiter(struct task *t, uintptr_t waiter, uint64_t *stp)
+bool task__join_install(struct task *t, uintptr_t waiter, uint64_t *stp)
 {
         uint64_t st = load_state(t, memory_order_acquire);
 
@@ -460,7 +465,7 @@ bool task_join_poll(struct task_cx *cx, task_handle *h, int *rc)
                         (uintptr_t)cx->task)
                         return false; /* already registered */
                 task_waker *me = task_cx_waker(cx);
-                if (!install_waiter(h, (uintptr_t)me, &st))
+                if (!task__join_install(h, (uintptr_t)me, &st))
                         return false;
                 drop_ref(me);
         }
@@ -486,7 +491,7 @@ int task_join_blocking(task_handle *h)
 
         struct thread_waiter tw;
         atomic_init(&tw.done, 0);
-        if (install_waiter(h, (uintptr_t)&tw | 1, &st))
+        if (task__join_install(h, (uintptr_t)&tw | 1, &st))
                 return join_result(st);
         /* Acquire: pairs with the completer's release store of done. */
         while (atomic_load_explicit(&tw.done, memory_order_acquire) == 0)

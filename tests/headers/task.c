@@ -26,6 +26,9 @@ struct top {
         struct sub s;
         task_handle *h;
         int rc;
+        struct task_sem *sem;
+        struct task_sem_acquire a, b;
+        struct task_select sel;
 };
 
 static int top(struct task_cx *cx, void *arg)
@@ -37,6 +40,15 @@ static int top(struct task_cx *cx, void *arg)
         TASK_AWAIT_CO(f, sub, &f->s);
         if (TASK_SPAWN(task_cx_runtime(cx), sub, &f->s, &f->h) == 0) {
                 TASK_JOIN(f, f->h, &f->rc);
+                TASK_SELECT(f, &f->sel,
+                            task_sem_acquire_poll(cx, f->sem, 1, &f->a, &f->rc),
+                            task_join_poll(cx, f->h, &f->rc));
+                TASK_JOIN_ALL(
+                    f, &f->sel,
+                    task_sem_acquire_poll(cx, f->sem, 1, &f->a, &f->rc),
+                    task_sem_acquire_poll(cx, f->sem, 2, &f->b, &f->rc),
+                    task_join_poll(cx, f->h, &f->rc));
+                TASK_SEM_ACQUIRE(f, f->sem, 1, &f->a, &f->rc);
                 task_handle_release(f->h);
         }
         TASK_CLEANUP(f);

@@ -161,16 +161,19 @@ struct task_select {
 #define TASK__SDR7(s, c0, c1, c2, c3, c4, c5, c6) TASK__SDR6(s, c0, c1, c2, c3, c4, c5), TASK__SD(s, 6, c6)
 #define TASK__SDR8(s, c0, c1, c2, c3, c4, c5, c6, c7) TASK__SDR7(s, c0, c1, c2, c3, c4, c5, c6), TASK__SD(s, 7, c7)
 
-/* Branch @i of a join-all: polled until it completes, never after. */
-#define TASK__JA(s, i, c) (((s)->done & (1u << (i))) || ((c) && ((s)->done |= 1u << (i))))
-#define TASK__JOIN1(s, c0) TASK__JA(s, 0, c0)
-#define TASK__JOIN2(s, c0, c1) TASK__JOIN1(s, c0) & TASK__JA(s, 1, c1)
-#define TASK__JOIN3(s, c0, c1, c2) TASK__JOIN2(s, c0, c1) & TASK__JA(s, 2, c2)
-#define TASK__JOIN4(s, c0, c1, c2, c3) TASK__JOIN3(s, c0, c1, c2) & TASK__JA(s, 3, c3)
-#define TASK__JOIN5(s, c0, c1, c2, c3, c4) TASK__JOIN4(s, c0, c1, c2, c3) & TASK__JA(s, 4, c4)
-#define TASK__JOIN6(s, c0, c1, c2, c3, c4, c5) TASK__JOIN5(s, c0, c1, c2, c3, c4) & TASK__JA(s, 5, c5)
-#define TASK__JOIN7(s, c0, c1, c2, c3, c4, c5, c6) TASK__JOIN6(s, c0, c1, c2, c3, c4, c5) & TASK__JA(s, 6, c6)
-#define TASK__JOIN8(s, c0, c1, c2, c3, c4, c5, c6, c7) TASK__JOIN7(s, c0, c1, c2, c3, c4, c5, c6) & TASK__JA(s, 7, c7)
+/* Branch @i of a join-all: polled until it completes, never after.  The
+ * branches are joined with the comma operator, which sequences them. */
+#define TASK__JA(s, i, c)                                                      \
+        (((s)->done & (1u << (i))) ? 0u : (c) ? ((s)->done |= 1u << (i)) : 0u)
+#define TASK__JALL(s, n) ((s)->done == (1u << (n)) - 1u)
+#define TASK__JOIN1(s, c0) (TASK__JA(s, 0, c0), TASK__JALL(s, 1))
+#define TASK__JOIN2(s, c0, c1) (TASK__JA(s, 0, c0), TASK__JA(s, 1, c1), TASK__JALL(s, 2))
+#define TASK__JOIN3(s, c0, c1, c2) (TASK__JA(s, 0, c0), TASK__JA(s, 1, c1), TASK__JA(s, 2, c2), TASK__JALL(s, 3))
+#define TASK__JOIN4(s, c0, c1, c2, c3) (TASK__JA(s, 0, c0), TASK__JA(s, 1, c1), TASK__JA(s, 2, c2), TASK__JA(s, 3, c3), TASK__JALL(s, 4))
+#define TASK__JOIN5(s, c0, c1, c2, c3, c4) (TASK__JA(s, 0, c0), TASK__JA(s, 1, c1), TASK__JA(s, 2, c2), TASK__JA(s, 3, c3), TASK__JA(s, 4, c4), TASK__JALL(s, 5))
+#define TASK__JOIN6(s, c0, c1, c2, c3, c4, c5) (TASK__JA(s, 0, c0), TASK__JA(s, 1, c1), TASK__JA(s, 2, c2), TASK__JA(s, 3, c3), TASK__JA(s, 4, c4), TASK__JA(s, 5, c5), TASK__JALL(s, 6))
+#define TASK__JOIN7(s, c0, c1, c2, c3, c4, c5, c6) (TASK__JA(s, 0, c0), TASK__JA(s, 1, c1), TASK__JA(s, 2, c2), TASK__JA(s, 3, c3), TASK__JA(s, 4, c4), TASK__JA(s, 5, c5), TASK__JA(s, 6, c6), TASK__JALL(s, 7))
+#define TASK__JOIN8(s, c0, c1, c2, c3, c4, c5, c6, c7) (TASK__JA(s, 0, c0), TASK__JA(s, 1, c1), TASK__JA(s, 2, c2), TASK__JA(s, 3, c3), TASK__JA(s, 4, c4), TASK__JA(s, 5, c5), TASK__JA(s, 6, c6), TASK__JA(s, 7, c7), TASK__JALL(s, 8))
 // clang-format on
 
 #define TASK__SEL_DISPATCH(pfx, ...)                                           \
