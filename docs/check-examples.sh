@@ -1,14 +1,14 @@
 #!/bin/sh
-# check-examples.sh - keep the examples in docs/runtime.md and the files in
-# docs/examples/ identical.
+# check-examples.sh - keep the examples in docs/runtime.md and docs/sync.md
+# and the files in docs/examples/ identical.
 #
-# In runtime.md an example is a line `<!-- example: NAME.c -->` followed by a
-# ```c fenced block; the block must be byte-for-byte docs/examples/NAME.c.
-# Every docs/examples/*.c must be shown exactly once.
+# In those pages an example is a line `<!-- example: NAME.c -->` followed by
+# a ```c fenced block; the block must be byte-for-byte docs/examples/NAME.c.
+# Every docs/examples/*.c must be shown exactly once, in one of the pages.
 #
 # Usage: check-examples.sh [--fix] [DOCS_DIR]
 #   DOCS_DIR defaults to the directory of this script.
-#   --fix rewrites the blocks in runtime.md from the files (the files win).
+#   --fix rewrites the blocks in the pages from the files (the files win).
 # Exit status: 0 when in sync (or fixed), 1 otherwise.  Run by
 # `meson test --suite docs` as the test "examples-in-sync".
 set -eu
@@ -19,17 +19,20 @@ if [ "${1:-}" = "--fix" ]; then
         shift
 fi
 dir=${1:-$(dirname "$0")}
-md=$dir/runtime.md
 ex=$dir/examples
+pages="runtime.md sync.md"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# Split runtime.md: each marked block goes to $tmp/shown/NAME.c; with --fix,
-# $tmp/new.md gets runtime.md with every marked block replaced by its file.
+# Split each page: each marked block goes to $tmp/shown/NAME.c; with --fix,
+# $tmp/PAGE gets the page with every marked block replaced by its file.
 mkdir "$tmp/shown"
-awk -v shown="$tmp/shown" -v ex="$ex" -v newmd="$tmp/new.md" '
-function fail(msg) { printf "runtime.md:%d: %s\n", NR, msg > "/dev/stderr"; bad = 1 }
+for page in $pages; do
+md=$dir/$page
+[ -f "$md" ] || continue
+awk -v shown="$tmp/shown" -v ex="$ex" -v newmd="$tmp/$page" -v page="$page" '
+function fail(msg) { printf "%s:%d: %s\n", page, NR, msg > "/dev/stderr"; bad = 1 }
 {
         if (state == "block") {
                 if ($0 == "```") {
@@ -45,7 +48,7 @@ function fail(msg) { printf "runtime.md:%d: %s\n", NR, msg > "/dev/stderr"; bad 
                 if ($0 == "```c") {
                         state = "block"
                         out = shown "/" name
-                        if (name in seen)
+                        if ((name in seen) || system("test -e \"" out "\"") == 0)
                                 fail(name " is shown twice")
                         seen[name] = 1
                         printf "" > out
@@ -71,16 +74,17 @@ END {
                 fail("unterminated block for " name)
         exit bad
 }' "$md" || exit 1
+done
 
 status=0
 for f in "$ex"/*.c; do
         n=$(basename "$f")
         if [ ! -f "$tmp/shown/$n" ]; then
-                echo "examples/$n: not shown in runtime.md (add <!-- example: $n -->)" >&2
+                echo "examples/$n: not shown in runtime.md or sync.md (add <!-- example: $n -->)" >&2
                 status=1
         elif ! cmp -s "$f" "$tmp/shown/$n"; then
                 if [ $fix = 0 ]; then
-                        echo "examples/$n: differs from its block in runtime.md:" >&2
+                        echo "examples/$n: differs from its block in the docs:" >&2
                         diff -u "$f" "$tmp/shown/$n" >&2 || true
                         status=1
                 fi
@@ -90,15 +94,18 @@ for s in "$tmp/shown"/*.c; do
         [ -e "$s" ] || continue
         n=$(basename "$s")
         if [ ! -f "$ex/$n" ]; then
-                echo "runtime.md shows $n, but examples/$n does not exist" >&2
+                echo "the docs show $n, but examples/$n does not exist" >&2
                 status=1
         fi
 done
 
 if [ $fix = 1 ] && [ $status = 0 ]; then
-        if ! cmp -s "$md" "$tmp/new.md"; then
-                cp "$tmp/new.md" "$md"
-                echo "runtime.md: examples updated from examples/" >&2
-        fi
+        for page in $pages; do
+                [ -f "$tmp/$page" ] || continue
+                if ! cmp -s "$dir/$page" "$tmp/$page"; then
+                        cp "$tmp/$page" "$dir/$page"
+                        echo "$page: examples updated from examples/" >&2
+                fi
+        done
 fi
 exit $status

@@ -93,7 +93,8 @@ TASK_API int task_joinset_try_join_next(task_joinset *set, task_handle **out,
 /* Abort every task in @set (they stay in it until joined).  NULL ignored. */
 TASK_API void task_joinset_abort_all(task_joinset *set);
 
-/* Tasks in @set: running, or ended and not yet joined. */
+/* Tasks in @set: running, or ended and not yet joined.  May be read from
+ * any thread (a snapshot). */
 TASK_API size_t task_joinset_len(const task_joinset *set);
 
 #ifdef __cplusplus

@@ -39,6 +39,9 @@ struct task_joinset {
         bool dead;                            /* under lock */
         struct task **v;                      /* owner only */
         size_t n, cap, joined;
+        /* n - joined, written by the owner, readable anywhere (relaxed:
+         * task_joinset_len is a snapshot that orders nothing). */
+        _Atomic size_t len;
 };
 
 static void set_unref(struct task_joinset *set)
@@ -57,6 +60,7 @@ int task_joinset_new(task_joinset **out)
         if (!set)
                 return -ENOMEM;
         atomic_init(&set->refs, 1);
+        atomic_init(&set->len, 0);
         task__spin_init(&set->lock);
         *out = set;
         return 0;
@@ -127,6 +131,7 @@ int task_joinset_spawn_at(task_joinset *set, task_runtime *rt, task_fn fn,
                 task__spin_unlock(&set->lock);
         }
         set->v[set->n++] = h;
+        atomic_fetch_add_explicit(&set->len, 1, memory_order_relaxed);
         if (id)
                 *id = task_handle_id(h);
         return 0;
@@ -184,6 +189,7 @@ static void hand_out(struct task_joinset *set, struct task *t,
 {
         uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
         set->joined++;
+        atomic_fetch_sub_explicit(&set->len, 1, memory_order_relaxed);
         *out = t;
         if (rc)
                 *rc = (st & TASK_ST_CANCELLED) ? -ECANCELED : 0;
@@ -264,7 +270,9 @@ void task_joinset_abort_all(task_joinset *set)
 
 size_t task_joinset_len(const task_joinset *set)
 {
-        return set ? set->n - set->joined : 0;
+        return set ? atomic_load_explicit(&((task_joinset *)set)->len,
+                                          memory_order_relaxed)
+                   : 0;
 }
 
 void task_joinset_free(task_joinset *set)
