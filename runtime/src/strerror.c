@@ -28,9 +28,17 @@ const char *task_strerror(int err)
         case ECANCELED:
                 return "the task was cancelled";
         case EDEADLK:
-                return "blocking call from a worker of the same runtime";
+                return "blocking call from a runtime worker thread";
         case EBUSY:
-                return "resource busy (join handles or wakers still held, or block_on already running)";
+                return "resource busy (join handles, wakers or waiters still held, or block_on already running)";
+        case EPIPE:
+                return "closed: the other side is gone";
+        case EAGAIN:
+                return "not ready now (a try call would have to wait)";
+        case EOVERFLOW:
+                return "receiver lagged: values were missed (or a count would overflow)";
+        case ECHILD:
+                return "the set is empty";
         default: {
                 const char *s = strerrordesc_np(err);
                 return s ? s : "unknown error";

@@ -588,3 +588,23 @@ Test(badinput, sprinkled_spawn_failures, .timeout = 20)
                      atomic_load(&ran), ok);
         test_rt_free(rt);
 }
+
+/* ---- task_strerror ------------------------------------------------------- */
+
+Test(badinput, strerror_names_every_libtask_code)
+{
+        const int codes[] = {0,          -EINVAL,    -ENOMEM, -ESHUTDOWN,
+                             -ECANCELED, -EDEADLK,   -EBUSY,  -EPIPE,
+                             -EAGAIN,    -EOVERFLOW, -ECHILD};
+        for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+                const char *s = task_strerror(codes[i]);
+                cr_assert_not_null(s);
+                cr_assert_neq(strlen(s), 0);
+                /* Same text for -e and e; never glibc's "Unknown error". */
+                cr_assert_str_eq(s, task_strerror(-codes[i]));
+                cr_assert_null(strstr(s, "Unknown"), "%d: %s", codes[i], s);
+        }
+        cr_assert_str_eq(task_strerror(-EPIPE),
+                         "closed: the other side is gone");
+        cr_assert_str_eq(task_strerror(INT_MIN), "unknown error");
+}
