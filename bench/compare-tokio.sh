@@ -5,6 +5,7 @@
 #   bench/compare-tokio.sh                       # 3 rounds, timed + memory
 #   bench/compare-tokio.sh --rounds 5 --iters 100 --out /tmp/cmp.txt
 #   bench/compare-tokio.sh --only yield_many --mode bench
+#   bench/compare-tokio.sh --rounds 3 --only ping_pong,channel_mpsc
 #
 # Each round runs the peer (shared/peers/run-tokio-bench.sh) and then ours,
 # with the same flags, so that machine noise is spread over both sides:

@@ -31,9 +31,9 @@
  * asleep.  Nothing busy-waits except the bounded 1 ms polling loop of the
  * memory probe, which the peer has too.
  *
- * Not yet here: ping_pong and channel_mpsc (need channels), the timer
- * workloads (need timers), idle_tasks_mem kind=notify (needs Notify) and the
- * echo server mode.  Their names are rejected like any unknown name.
+ * Not yet here: the timer workloads (need timers), idle_tasks_mem
+ * kind=notify (needs Notify) and the echo server mode.  Their names are
+ * rejected like any unknown name.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -61,7 +61,11 @@ enum {
         NUM_SPAWN = 10000,
         YIELD_TASKS = 200,
         NUM_YIELD = 1000,
+        NUM_PINGS = 1000,
         CHAIN_LEN = 1000,
+        MPSC_PRODUCERS = 4,
+        MPSC_TOTAL = 250000,
+        MPSC_CAP = 1024,
         MEM_WAIT_S = 60, /* bound on "every idle task polled once" */
 };
 
@@ -434,6 +438,104 @@ static void yield_many(task_runtime *rt, const struct opts *o)
         sem_destroy(&done);
 }
 
+/* ---- ping_pong ---------------------------------------------------------- */
+
+/*
+ * As the peer (after Tokio's own bench): a root task spawned from the main
+ * thread spawns NUM_PINGS tasks; each creates two oneshots, spawns a peer
+ * that awaits the first and sends on the second, sends on the first,
+ * awaits the second, and counts down; the last one posts the semaphore the
+ * main thread waits on.  The oneshots carry no bytes (Tokio's
+ * oneshot::<()>).
+ */
+struct pp_ctx {
+        atomic_uint rem; /* as local_ctx.rem */
+        sem_t done;
+};
+
+struct pp_peer {
+        TASK_FRAME;
+        task_oneshot_rx *rx1;
+        task_oneshot_tx *tx2;
+        struct task_oneshot_recv recv;
+        int rc;
+};
+
+static int pp_peer(struct task_cx *cx, void *arg)
+{
+        struct pp_peer *f = arg;
+
+        TASK_BEGIN(f);
+        TASK_ONESHOT_RECV(f, f->rx1, &f->recv, NULL, &f->rc);
+        check(f->rc, "ping_pong: recv ping");
+        task_oneshot_rx_drop(f->rx1);
+        check(task_oneshot_send(f->tx2, NULL), "ping_pong: send pong");
+        TASK_END(f);
+}
+
+struct pp_ping {
+        TASK_FRAME;
+        struct pp_ctx *ctx;
+        task_oneshot_rx *rx2;
+        struct task_oneshot_recv recv;
+        int rc;
+};
+
+static int pp_ping(struct task_cx *cx, void *arg)
+{
+        struct pp_ping *f = arg;
+        task_oneshot_tx *tx1;
+        struct pp_peer peer = {0};
+
+        TASK_BEGIN(f);
+        check(task_oneshot_new(0, &tx1, &peer.rx1), "oneshot");
+        check(task_oneshot_new(0, &peer.tx2, &f->rx2), "oneshot");
+        check(TASK_SPAWN(task_cx_runtime(cx), pp_peer, &peer, NULL), "spawn");
+        check(task_oneshot_send(tx1, NULL), "ping_pong: send ping");
+        TASK_ONESHOT_RECV(f, f->rx2, &f->recv, NULL, &f->rc);
+        check(f->rc, "ping_pong: recv pong");
+        task_oneshot_rx_drop(f->rx2);
+        if (atomic_fetch_sub_explicit(&f->ctx->rem, 1, memory_order_relaxed) ==
+            1)
+                sem_post(&f->ctx->done);
+        TASK_END(f);
+}
+
+/* The root: its frame has the same shape as a ping's (ctx only). */
+static int pp_root(struct task_cx *cx, void *arg)
+{
+        struct pp_ping *f = arg;
+
+        TASK_BEGIN(f);
+        for (int i = 0; i < NUM_PINGS; i++) {
+                struct pp_ping p = {.ctx = f->ctx};
+                check(TASK_SPAWN(task_cx_runtime(cx), pp_ping, &p, NULL),
+                      "spawn");
+        }
+        TASK_END(f);
+}
+
+static void ping_pong_iter(void *arg)
+{
+        struct rt_ctx *rc = arg;
+        struct pp_ctx *ctx = rc->ctx;
+        struct pp_ping root = {.ctx = ctx};
+
+        atomic_store_explicit(&ctx->rem, NUM_PINGS, memory_order_relaxed);
+        check(TASK_SPAWN(rc->rt, pp_root, &root, NULL), "spawn");
+        sem_wait_nointr(&ctx->done);
+}
+
+static void ping_pong(task_runtime *rt, const struct opts *o)
+{
+        struct pp_ctx ctx;
+        struct rt_ctx rc = {.rt = rt, .ctx = &ctx};
+
+        sem_init_or_die(&ctx.done);
+        bench("ping_pong", NUM_PINGS, o, ping_pong_iter, &rc);
+        sem_destroy(&ctx.done);
+}
+
 /* ---- chained_spawn ------------------------------------------------------ */
 
 /*
@@ -482,12 +584,106 @@ static void chained_spawn(task_runtime *rt, const struct opts *o)
         sem_destroy(&done);
 }
 
-/* In the peer's order (its ping_pong sits before chained_spawn). */
+/* ---- channel_mpsc ------------------------------------------------------- */
+
+/*
+ * As the peer: the main thread (the peer's block_on future runs on it, so
+ * its spawns go through the injection queue, as ours do from here) makes a
+ * bounded channel of MPSC_CAP u64, spawns MPSC_PRODUCERS producers (each
+ * sends its share of MPSC_TOTAL, one TASK_MPSC_SEND at a time, then drops
+ * its sender), drops its own sender, spawns the consumer (one
+ * TASK_MPSC_RECV at a time until -EPIPE, counting and summing), waits for
+ * it and checks count and sum.
+ */
+struct mpsc_prod {
+        TASK_FRAME;
+        task_mpsc_tx *tx;
+        uint64_t base, i, n, v;
+        struct task_mpsc_send op;
+        int rc;
+};
+
+static int mpsc_prod(struct task_cx *cx, void *arg)
+{
+        struct mpsc_prod *f = arg;
+
+        TASK_BEGIN(f);
+        for (f->i = 0; f->i < f->n; f->i++) {
+                f->v = f->base + f->i;
+                TASK_MPSC_SEND(f, f->tx, &f->op, &f->v, &f->rc);
+                check(f->rc, "channel_mpsc: send");
+        }
+        task_mpsc_tx_drop(f->tx);
+        TASK_END(f);
+}
+
+struct mpsc_cons {
+        TASK_FRAME;
+        task_mpsc_rx *rx;
+        struct task_mpsc_recv op;
+        uint64_t v, n, sum;
+        int rc;
+};
+
+static int mpsc_cons(struct task_cx *cx, void *arg)
+{
+        struct mpsc_cons *f = arg;
+
+        TASK_BEGIN(f);
+        for (;;) {
+                TASK_MPSC_RECV(f, f->rx, &f->op, &f->v, &f->rc);
+                if (f->rc == -EPIPE)
+                        break;
+                check(f->rc, "channel_mpsc: recv");
+                f->n++;
+                f->sum += f->v;
+        }
+        task_mpsc_rx_drop(f->rx);
+        TASK_END(f);
+}
+
+static void channel_mpsc_iter(void *arg)
+{
+        task_runtime *rt = arg;
+        const uint64_t per = MPSC_TOTAL / MPSC_PRODUCERS;
+        const uint64_t total = per * MPSC_PRODUCERS;
+        task_mpsc_tx *tx;
+        struct mpsc_cons c = {0};
+        task_handle *h;
+
+        check(task_mpsc_new(MPSC_CAP, sizeof(uint64_t), &tx, &c.rx), "mpsc");
+        for (uint64_t p = 0; p < MPSC_PRODUCERS; p++) {
+                struct mpsc_prod pr = {
+                    .tx = task_mpsc_tx_clone(tx), .base = p * per, .n = per};
+                check(TASK_SPAWN(rt, mpsc_prod, &pr, NULL), "spawn");
+        }
+        task_mpsc_tx_drop(tx);
+        check(TASK_SPAWN(rt, mpsc_cons, &c, &h), "spawn");
+        check(task_join_blocking(h), "join");
+        struct mpsc_cons *r = task_handle_frame(h);
+        if (r->n != total || r->sum != total * (total - 1) / 2) {
+                fprintf(stderr,
+                        "task-bench: channel_mpsc: received %llu values "
+                        "summing to %llu\n",
+                        (unsigned long long)r->n, (unsigned long long)r->sum);
+                exit(1);
+        }
+        task_handle_release(h);
+}
+
+static void channel_mpsc(task_runtime *rt, const struct opts *o)
+{
+        bench("channel_mpsc", MPSC_TOTAL, o, channel_mpsc_iter, rt);
+}
+
+/* In the peer's order. */
 static const struct workload workloads[] = {
     {"spawn_many_local", spawn_many_local},
     {"spawn_many_remote_idle", spawn_many_remote_idle},
     {"yield_many", yield_many},
+    {"ping_pong", ping_pong},
     {"chained_spawn", chained_spawn},
+    {"channel_mpsc", channel_mpsc},
 };
 static const size_t n_workloads = sizeof workloads / sizeof workloads[0];
 

@@ -1,6 +1,8 @@
 /*
  * semaphore.c - the fair, weighted, closable semaphore (libtask/semaphore.h).
- * The Mutex, the RwLock and the bounded mpsc channel are built on it.
+ * The Mutex and the RwLock are built on it.  (The bounded mpsc channel
+ * is not: one CAS per send on its own word measured 23 ns a message, the
+ * semaphore plus a ring 43; see mpsc.c.)
  *
  * The word: (permits << 2) | WAITERS | CLOSED.  Invariants:
  *
