@@ -7,15 +7,20 @@
 #   bench/compare-tokio.sh --only yield_many --mode bench
 #   bench/compare-tokio.sh --rounds 3 --only ping_pong,channel_mpsc
 #
+# Workloads the shared peer lacks (mutex_contended, mutex_handoff) run on
+# their Tokio twins in bench/tokio-twin, a crate built the same way
+# (offline, Debian's packaged tokio) and printing the same lines.
+#
 # Each round runs the peer (shared/peers/run-tokio-bench.sh) and then ours,
 # with the same flags, so that machine noise is spread over both sides:
 # tokio, ours, tokio, ours, ...  A round is one `--mode bench` run of each
-# and, unless --mode bench, one `--mode mem --mem-kind pending` run of each
-# (a fresh process per side and round).  The table shows, per workload, the
+# and, unless --mode bench, one `--mode mem` run of each per kind (pending,
+# notify; a fresh process per side, kind and round).  The table shows, per workload, the
 # median over the rounds of each side's ns_per_op_median, the ratio
 # ours/tokio and the target (ratio <= 0.5); for idle_tasks_mem, the median
-# rss_bytes_per_task of each side and ours minus its frame_bytes (target:
-# at most 64 bytes of runtime overhead beyond the frame).
+# rss_bytes_per_task of each side, per kind, and ours minus its frame_bytes
+# (target for kind=pending: at most 64 bytes of runtime overhead beyond the
+# frame; kind=notify is reported with its ratio, without a target).
 #
 # The environment is passed through unchanged to both sides (results depend
 # on glibc malloc settings such as GLIBC_TUNABLES; the ones set are printed).
@@ -82,6 +87,24 @@ bin=${bin:-$top/build/bench/task-bench}
 ours_list=$("$bin" --help 2>&1 | sed -n 's/^workloads: //p' || true)
 [[ -n $ours_list ]] || die "$bin --help printed no workload list"
 [[ -n $only ]] || only=$ours_list
+# Split the list: the twin's workloads, and the peer's (everything else).
+twin_known=",mutex_contended,mutex_handoff,"
+peer_only="" twin_only=""
+IFS=, read -r -a only_arr <<<"$only"
+for w in "${only_arr[@]}"; do
+        if [[ $twin_known == *",$w,"* ]]; then
+                twin_only+=${twin_only:+,}$w
+        else
+                peer_only+=${peer_only:+,}$w
+        fi
+done
+twin=""
+if [[ -n $twin_only ]]; then
+        [[ -d /root/.cargo/bin && ":$PATH:" != *":/root/.cargo/bin:"* ]] && PATH=/root/.cargo/bin:$PATH
+        (cd "$here/tokio-twin" && cargo build --release --offline --quiet) ||
+                die "cannot build bench/tokio-twin (needs cargo and librust-tokio-dev)"
+        twin=/tmp/libtask-tokio-twin/target/release/tokio-twin
+fi
 
 if [[ -z $out ]]; then
         out=$(mktemp /tmp/compare-tokio.XXXXXX.txt)
@@ -90,7 +113,9 @@ fi
 
 common=(--workers "$workers" --time-limit "$time_limit")
 bench_args=(--mode bench --iters "$iters" --warmup "$warmup" --only "$only" "${common[@]}")
-mem_args=(--mode mem --mem-kind pending --mem-tasks "$mem_tasks" "${common[@]}")
+peer_args=(--mode bench --iters "$iters" --warmup "$warmup" --only "$peer_only" "${common[@]}")
+twin_args=(--iters "$iters" --warmup "$warmup" --only "$twin_only" --workers "$workers")
+mem_args=(--mode mem --mem-tasks "$mem_tasks" "${common[@]}")
 
 {
         echo "# compare-tokio: date=$(date -u +%FT%TZ) host=$(uname -n) nproc=$(nproc) rounds=$rounds"
@@ -120,12 +145,15 @@ run()
 
 for ((r = 1; r <= rounds; r++)); do
         if [[ $mode != mem ]]; then
-                run tokio "$r" bench "$peer" "${bench_args[@]}"
+                [[ -z $peer_only ]] || run tokio "$r" bench "$peer" "${peer_args[@]}"
+                [[ -z $twin_only ]] || run tokio "$r" bench-twin timeout --kill-after=10 "$((time_limit + 60))" "$twin" "${twin_args[@]}"
                 run ours "$r" bench "$bin" "${bench_args[@]}"
         fi
         if [[ $mode != bench ]]; then
-                run tokio "$r" mem "$peer" "${mem_args[@]}"
-                run ours "$r" mem "$bin" "${mem_args[@]}"
+                for kind in pending notify; do
+                        run tokio "$r" "mem-$kind" "$peer" "${mem_args[@]}" --mem-kind "$kind"
+                        run ours "$r" "mem-$kind" "$bin" "${mem_args[@]}" --mem-kind "$kind"
+                done
         fi
 done
 
@@ -158,10 +186,11 @@ function fmt(x) { return x == "" ? "-" : sprintf("%.1f", x) }
         }
         w = kv["workload"]
         if (w == "idle_tasks_mem") {
-                if (kv["kind"] != "pending") next
-                mem[side] = mem[side] " " kv["rss_bytes_per_task"]
-                if ("frame_bytes" in kv) frame[side] = frame[side] " " kv["frame_bytes"]
-                nmem[side]++
+                k = kv["kind"]
+                mem[side, k] = mem[side, k] " " kv["rss_bytes_per_task"]
+                if ("frame_bytes" in kv) frame[side, k] = frame[side, k] " " kv["frame_bytes"]
+                nmem[side, k]++
+                nmemall++
         } else {
                 ns[side, w] = ns[side, w] " " kv["ns_per_op_median"]
                 cnt[side, w]++
@@ -183,17 +212,28 @@ END {
                         printf "  (rounds: tokio %d, ours %d)", cnt["tokio", w], cnt["ours", w]
                 printf "\n"
         }
-        if (nmem["tokio"] + nmem["ours"] > 0) {
-                t = median(mem["tokio"]); o = median(mem["ours"]); f = median(frame["ours"])
-                beyond = (o != "" && f != "") ? o - f : ""
-                res = (beyond != "" && beyond <= 64) ? "PASS" : "FAIL"
-                if (res == "FAIL") miss = 1
+        if (nmemall > 0) {
                 printf "\n%-24s %12s %12s %11s %9s  %s\n", "idle_tasks_mem", "tokio_B/task", "ours_B/task", "ours-frame", "target", "result"
-                printf "%-24s %12s %12s %11s %9s  %s", "  kind=pending", fmt(t), fmt(o), fmt(beyond), "<= 64", res
-                if (f != "") printf "  (frame_bytes=%d)", f
-                if (nmem["tokio"] + 0 != rounds || nmem["ours"] + 0 != rounds)
-                        printf "  (rounds: tokio %d, ours %d)", nmem["tokio"], nmem["ours"]
-                printf "\n"
+                nk = split("pending notify", kinds, " ")
+                for (q = 1; q <= nk; q++) {
+                        k = kinds[q]
+                        if (nmem["tokio", k] + nmem["ours", k] == 0) continue
+                        t = median(mem["tokio", k]); o = median(mem["ours", k]); f = median(frame["ours", k])
+                        beyond = (o != "" && f != "") ? o - f : ""
+                        if (k == "pending") {
+                                target = "<= 64"
+                                res = (beyond != "" && beyond <= 64) ? "PASS" : "FAIL"
+                        } else {
+                                target = "-"  # reported, no target
+                                res = (t != "" && o != "" && t > 0) ? sprintf("ratio %.2f", o / t) : ""
+                        }
+                        if (res == "FAIL") miss = 1
+                        printf "%-24s %12s %12s %11s %9s  %s", "  kind=" k, fmt(t), fmt(o), fmt(beyond), target, res
+                        if (f != "") printf "  (frame_bytes=%d)", f
+                        if (nmem["tokio", k] + 0 != rounds || nmem["ours", k] + 0 != rounds)
+                                printf "  (rounds: tokio %d, ours %d)", nmem["tokio", k], nmem["ours", k]
+                        printf "\n"
+                }
         }
         printf "\n(medians over %d rounds of each run'"'"'s median; target: ours/tokio <= 0.5 per op, <= 64 B per idle task beyond its frame)\n", rounds
         exit (strict && miss) ? 1 : 0

@@ -31,9 +31,12 @@
  * asleep.  Nothing busy-waits except the bounded 1 ms polling loop of the
  * memory probe, which the peer has too.
  *
- * Not yet here: the timer workloads (need timers), idle_tasks_mem
- * kind=notify (needs Notify) and the echo server mode.  Their names are
- * rejected like any unknown name.
+ * mutex_contended and mutex_handoff are not in the shared peer: their Tokio
+ * twins are in bench/tokio-twin (same shape, same lines), which
+ * compare-tokio.sh runs beside the peer.
+ *
+ * Not yet here: the timer workloads (need timers) and the echo server
+ * mode.  Their names are rejected like any unknown name.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -66,6 +69,9 @@ enum {
         MPSC_PRODUCERS = 4,
         MPSC_TOTAL = 250000,
         MPSC_CAP = 1024,
+        MUTEX_TASKS = 8,
+        MUTEX_ITERS = 12500,
+        HANDOFF_ITERS = 1250,
         MEM_WAIT_S = 60, /* bound on "every idle task polled once" */
 };
 
@@ -78,7 +84,7 @@ struct opts {
         char **only; /* NULL: every workload; else a NULL-terminated list */
         const char *mode; /* "bench", "mem" or "all" */
         unsigned long mem_tasks;
-        const char *mem_kind; /* NULL: each kind in a child; else "pending" */
+        const char *mem_kind; /* NULL: each kind in a child; else one */
         unsigned long long time_limit_s;
 };
 
@@ -676,7 +682,87 @@ static void channel_mpsc(task_runtime *rt, const struct opts *o)
         bench("channel_mpsc", MPSC_TOTAL, o, channel_mpsc_iter, rt);
 }
 
-/* In the peer's order. */
+/*
+ * mutex_contended / mutex_handoff: the twins of bench/tokio-twin's
+ * workloads of the same names (the shared peer has no Mutex workload).  The
+ * main thread spawns MUTEX_TASKS tasks (through the global queue, as the
+ * twin's block_on future does) and joins them; each locks one task_mutex,
+ * increments the counter it guards and unlocks, MUTEX_ITERS times.
+ * mutex_handoff yields while holding the lock, so that nearly every lock
+ * waits in the Mutex's queue and is handed over by an unlock (the fair
+ * path), HANDOFF_ITERS times per task.  ops = lock/unlock pairs.
+ */
+struct mutex_shared {
+        struct task_mutex m;
+        uint64_t counter; /* guarded by m */
+};
+
+struct mutex_task {
+        TASK_FRAME;
+        struct mutex_shared *sh;
+        struct task_mutex_lock op;
+        unsigned i, n;
+        bool hold_across_yield;
+};
+
+static int mutex_task(struct task_cx *cx, void *arg)
+{
+        struct mutex_task *f = arg;
+
+        TASK_BEGIN(f);
+        for (f->i = 0; f->i < f->n; f->i++) {
+                TASK_MUTEX_LOCK(f, &f->sh->m, &f->op, NULL);
+                f->sh->counter++;
+                if (f->hold_across_yield)
+                        TASK_YIELD(f);
+                task_mutex_unlock(&f->sh->m);
+        }
+        TASK_END(f);
+}
+
+struct mutex_iter {
+        task_runtime *rt;
+        unsigned n;
+        bool hold;
+};
+
+static void mutex_iter(void *arg)
+{
+        struct mutex_iter *it = arg;
+        struct mutex_shared sh = {.counter = 0};
+        task_handle *h[MUTEX_TASKS];
+
+        check(task_mutex_init(&sh.m), "mutex init");
+        for (unsigned i = 0; i < MUTEX_TASKS; i++) {
+                struct mutex_task t = {
+                    .sh = &sh, .n = it->n, .hold_across_yield = it->hold};
+                check(TASK_SPAWN(it->rt, mutex_task, &t, &h[i]), "spawn");
+        }
+        for (unsigned i = 0; i < MUTEX_TASKS; i++) {
+                check(task_join_blocking(h[i]), "join");
+                task_handle_release(h[i]);
+        }
+        if (sh.counter != (uint64_t)MUTEX_TASKS * it->n) {
+                fprintf(stderr, "task-bench: mutex: counter %llu\n",
+                        (unsigned long long)sh.counter);
+                exit(1);
+        }
+        check(task_mutex_destroy(&sh.m), "mutex destroy");
+}
+
+static void mutex_contended(task_runtime *rt, const struct opts *o)
+{
+        struct mutex_iter it = {.rt = rt, .n = MUTEX_ITERS, .hold = false};
+        bench("mutex_contended", MUTEX_TASKS * MUTEX_ITERS, o, mutex_iter, &it);
+}
+
+static void mutex_handoff(task_runtime *rt, const struct opts *o)
+{
+        struct mutex_iter it = {.rt = rt, .n = HANDOFF_ITERS, .hold = true};
+        bench("mutex_handoff", MUTEX_TASKS * HANDOFF_ITERS, o, mutex_iter, &it);
+}
+
+/* In the peer's order, then the twins' (bench/tokio-twin). */
 static const struct workload workloads[] = {
     {"spawn_many_local", spawn_many_local},
     {"spawn_many_remote_idle", spawn_many_remote_idle},
@@ -684,12 +770,14 @@ static const struct workload workloads[] = {
     {"ping_pong", ping_pong},
     {"chained_spawn", chained_spawn},
     {"channel_mpsc", channel_mpsc},
+    {"mutex_contended", mutex_contended},
+    {"mutex_handoff", mutex_handoff},
 };
 static const size_t n_workloads = sizeof workloads / sizeof workloads[0];
 
 /* ---- Command line ------------------------------------------------------ */
 
-static const char *const mem_kinds[] = {"pending"};
+static const char *const mem_kinds[] = {"pending", "notify"};
 #define N_MEM_KINDS (sizeof mem_kinds / sizeof mem_kinds[0])
 
 _Noreturn static void usage(void)
@@ -697,7 +785,7 @@ _Noreturn static void usage(void)
         fprintf(stderr,
                 "usage: task-bench [--workers N(2)] [--iters K(50)] "
                 "[--warmup W(5)] [--only a,b,...] [--mode bench|mem|all "
-                "(bench)] [--mem-tasks N(1000000)] [--mem-kind pending "
+                "(bench)] [--mem-tasks N(1000000)] [--mem-kind pending|notify "
                 "(each kind in a fresh child process)] "
                 "[--time-limit SECS(300)]\nworkloads: ");
         for (size_t i = 0; i < n_workloads; i++)
@@ -846,9 +934,28 @@ static int idle_task(struct task_cx *cx, void *arg)
         TASK_END(f);
 }
 
+/* kind=notify: each task waits on one shared Notify that never fires. */
+static struct task_notify idle_notify;
+
+struct idle_notify_frame {
+        TASK_FRAME;
+        struct task_notified op;
+};
+
+static int idle_notify_task(struct task_cx *cx, void *arg)
+{
+        struct idle_notify_frame *f = arg;
+
+        TASK_BEGIN(f);
+        atomic_fetch_add_explicit(&idle_started, 1, memory_order_relaxed);
+        TASK_NOTIFIED(f, &idle_notify, &f->op);
+        TASK_END(f);
+}
+
 struct idle_root {
         TASK_FRAME;
         unsigned long n;
+        bool notify;
 };
 
 static int idle_root(struct task_cx *cx, void *arg)
@@ -858,7 +965,11 @@ static int idle_root(struct task_cx *cx, void *arg)
         TASK_BEGIN(f);
         for (unsigned long i = 0; i < f->n; i++) {
                 struct idle_frame idle = {0};
-                check(TASK_SPAWN(task_cx_runtime(cx), idle_task, &idle, NULL),
+                struct idle_notify_frame nf = {0};
+                check(f->notify ? TASK_SPAWN(task_cx_runtime(cx),
+                                             idle_notify_task, &nf, NULL)
+                                : TASK_SPAWN(task_cx_runtime(cx), idle_task,
+                                             &idle, NULL),
                       "spawn");
         }
         TASK_END(f);
@@ -893,7 +1004,12 @@ static void idle_tasks_mem(const struct opts *o, const char *kind)
         unsigned long n = o->mem_tasks;
         task_runtime *rt = runtime_build(o->workers);
         struct empty_frame e = {0};
-        struct idle_root root = {.n = n};
+        bool notify = strcmp(kind, "notify") == 0;
+        struct idle_root root = {.n = n, .notify = notify};
+        size_t frame_bytes = notify ? sizeof(struct idle_notify_frame)
+                                    : sizeof(struct idle_frame);
+
+        check(task_notify_init(&idle_notify), "notify init");
 
         /* Warm the runtime (workers started and polling) before measuring. */
         block_on_spawned(rt, empty_task, &e, sizeof e);
@@ -927,7 +1043,7 @@ static void idle_tasks_mem(const struct opts *o, const char *kind)
             "spawn_and_first_poll_ns_per_task=%.1f frame_bytes=%zu\n",
             kind, n, (unsigned long long)before, (unsigned long long)after,
             (double)(after > before ? after - before : 0) / (double)n,
-            (double)spawn_ns / (double)n, sizeof(struct idle_frame));
+            (double)spawn_ns / (double)n, frame_bytes);
         fflush(stdout);
 
         /* Freeing the runtime cancels every idle task. */

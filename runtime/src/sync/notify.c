@@ -1,2 +1,336 @@
-/* notify.c - placeholder until the notify primitive lands (issue 3). */
+/*
+ * notify.c - Notify: notify_one with a single stored permit, notify_waiters
+ * (libtask/notify.h).  Tokio's tokio::sync::Notify, same state machine.
+ *
+ * The state word: (generation << 2) | EMPTY (0), WAITING (1) or NOTIFIED
+ * (2).  The generation counts task_notify_waiters() calls.  Invariants:
+ *
+ *  - WAITING is set exactly while the queue is non-empty; both change only
+ *    under the lock.  NOTIFIED (the permit) and WAITING exclude each other:
+ *    a wait that finds the permit consumes it instead of queueing.
+ *  - The generation changes only under the lock (notify_waiters).
+ *  - Lock-free transitions: task_notify_one() turns EMPTY or NOTIFIED into
+ *    NOTIFIED, and a poll turns NOTIFIED into EMPTY (consuming the permit).
+ *    Everything else takes the lock, and so does notify_one when it sees
+ *    WAITING.
+ *  - A queued node's `want` is the generation its wait started in (its
+ *    snapshot).  A node is never queued with a snapshot older than the
+ *    current generation (the poll completes it instead), so queued nodes
+ *    are ordered by snapshot and notify_waiters completes exactly the head
+ *    run of nodes older than its own generation, even when it drops the
+ *    lock between batches of wake-ups and new waiters queue behind them.
+ *  - A completed node's `result` says why: NOTIFY_ONE (picked by
+ *    notify_one: if cancelled before it is consumed, the notification is
+ *    passed on, like Tokio's Notified::drop) or NOTIFY_ALL (notify_waiters:
+ *    not passed on).
+ *
+ * Orderings.  Every change of the permit is a read-modify-write, acq_rel:
+ * a notify_one even rewrites NOTIFIED over NOTIFIED, so that the wait that
+ * consumes the permit (acquire) reads from the latest notify_one (release)
+ * and sees what that notifier wrote before notifying; a plain load there
+ * would leave a waiter that consumed an older permit free to miss the new
+ * condition.  The snapshot taken by task_notified_init() is a load, so the
+ * "init, check the condition, wait" pattern against "change the condition,
+ * notify_waiters" is a store-buffering race: a seq_cst fence after the
+ * snapshot and one before the generation's increment make at least one
+ * side see the other.
+ */
+#include "sync/wait-priv.h"
+
 #include <libtask/notify.h>
+
+#define NOTIFY_EMPTY UINT64_C(0)
+#define NOTIFY_WAITING UINT64_C(1)
+#define NOTIFY_NOTIFIED UINT64_C(2)
+#define NOTIFY_STATE_MASK UINT64_C(3)
+#define NOTIFY_GEN_ONE UINT64_C(4)
+#define NOTIFY_GEN(s) ((s) >> 2)
+#define NOTIFY_STATE(s) ((s)&NOTIFY_STATE_MASK)
+#define NOTIFY_WITH(s, st) (((s) & ~NOTIFY_STATE_MASK) | (st))
+
+/* task_wait.result of a completed node. */
+#define NOTIFY_ONE 1
+#define NOTIFY_ALL 2
+
+/* task_wait.flags of an idle node: `want` holds a task_notified_init()
+ * snapshot for the notify in `obj`. */
+#define NOTIFIED_SNAPSHOT 1u
+
+static void notify_cancel(struct task_wait *w);
+
+static const struct task_wait_ops notify_wait_ops = {
+    .name = "notify",
+    .cancel = notify_cancel,
+};
+
+int task_notify_init(struct task_notify *n)
+{
+        if (!n)
+                return -EINVAL;
+        atomic_init(&n->state, NOTIFY_EMPTY);
+        task__spin_init(&n->lock);
+        task__waitq_init(&n->waiters);
+        return 0;
+}
+
+int task_notify_destroy(struct task_notify *n)
+{
+        if (!n)
+                return -EINVAL;
+        task__spin_lock(&n->lock);
+        bool busy = !task__waitq_empty(&n->waiters);
+        task__spin_unlock(&n->lock);
+        return busy ? -EBUSY : 0;
+}
+
+/* Lock-free: consume the permit if it is stored.  True when consumed. */
+static bool notify_take_permit(struct task_notify *n)
+{
+        uint64_t cur = atomic_load_explicit(&n->state, memory_order_relaxed);
+        while (NOTIFY_STATE(cur) == NOTIFY_NOTIFIED) {
+                /* Acq_rel: acquire pairs with the release of the notify_one
+                 * that stored the permit (see the head comment). */
+                if (atomic_compare_exchange_weak_explicit(
+                        &n->state, &cur, NOTIFY_WITH(cur, NOTIFY_EMPTY),
+                        memory_order_acq_rel, memory_order_relaxed))
+                        return true;
+        }
+        return false;
+}
+
+/*
+ * Under the lock, with the queue empty: WAITING becomes EMPTY.  No
+ * lock-free path changes a WAITING word and the generation changes only
+ * under the lock, so a plain store of the re-read word is exact.
+ */
+static void notify_clear_waiting_locked(struct task_notify *n)
+{
+        uint64_t cur = atomic_load_explicit(&n->state, memory_order_relaxed);
+        if (NOTIFY_STATE(cur) == NOTIFY_WAITING)
+                /* Release: a notify_one that reads EMPTY and stores the
+                 * permit is ordered after our queue changes. */
+                atomic_store_explicit(&n->state, NOTIFY_WITH(cur, NOTIFY_EMPTY),
+                                      memory_order_release);
+}
+
+/*
+ * Under the lock: one notify_one.  The head waiter is completed (added to
+ * @wl, which must have room), or, if nobody waits, the permit is stored.
+ */
+static void notify_one_locked(struct task_notify *n, struct task__wakelist *wl)
+{
+        uint64_t cur = atomic_load_explicit(&n->state, memory_order_relaxed);
+        for (;;) {
+                if (NOTIFY_STATE(cur) == NOTIFY_WAITING) {
+                        struct task_wait *w = task__waitq_pop(&n->waiters);
+                        w->result = NOTIFY_ONE;
+                        if (task__waitq_empty(&n->waiters))
+                                notify_clear_waiting_locked(n);
+                        task__wait_complete(wl, w); /* last touch of w */
+                        return;
+                }
+                /* Acq_rel: as in task_notify_one() (a poll may be consuming
+                 * the permit lock-free at the same time). */
+                if (atomic_compare_exchange_weak_explicit(
+                        &n->state, &cur, NOTIFY_WITH(cur, NOTIFY_NOTIFIED),
+                        memory_order_acq_rel, memory_order_relaxed))
+                        return;
+        }
+}
+
+void task_notify_one(struct task_notify *n)
+{
+        if (!n)
+                return;
+        uint64_t cur = atomic_load_explicit(&n->state, memory_order_relaxed);
+        while (NOTIFY_STATE(cur) != NOTIFY_WAITING) {
+                /* Acq_rel, and a write even over NOTIFIED: the release pairs
+                 * with the acquire of the poll that consumes the permit. */
+                if (atomic_compare_exchange_weak_explicit(
+                        &n->state, &cur, NOTIFY_WITH(cur, NOTIFY_NOTIFIED),
+                        memory_order_acq_rel, memory_order_relaxed))
+                        return;
+        }
+
+        struct task__wakelist wl = {0};
+        task__spin_lock(&n->lock);
+        notify_one_locked(n, &wl);
+        task__spin_unlock(&n->lock);
+        task__wakelist_wake(&wl);
+}
+
+void task_notify_waiters(struct task_notify *n)
+{
+        struct task__wakelist wl = {0};
+        struct task_wait *w;
+
+        if (!n)
+                return;
+        /* Seq_cst fence: pairs with the one in task_notified_init() (what
+         * the caller changed before notifying is seen by a waiter whose
+         * snapshot this increment does not complete). */
+        atomic_thread_fence(memory_order_seq_cst);
+        task__spin_lock(&n->lock);
+        /* Acq_rel: release pairs with the acquire load of a poll that
+         * completes on the new generation without the lock. */
+        uint64_t gen = NOTIFY_GEN(atomic_fetch_add_explicit(
+                           &n->state, NOTIFY_GEN_ONE, memory_order_acq_rel)) +
+                       1;
+        while ((w = n->waiters.head) != NULL && w->want < gen) {
+                if (task__wakelist_full(&wl)) {
+                        task__spin_unlock(&n->lock);
+                        task__wakelist_wake(&wl);
+                        task__spin_lock(&n->lock);
+                        continue; /* the queue may have changed */
+                }
+                task__waitq_remove(&n->waiters, w);
+                w->result = NOTIFY_ALL;
+                task__wait_complete(&wl, w);
+        }
+        if (task__waitq_empty(&n->waiters))
+                notify_clear_waiting_locked(n);
+        task__spin_unlock(&n->lock);
+        task__wakelist_wake(&wl);
+}
+
+int task_notified_init(struct task_notified *op, struct task_notify *n)
+{
+        if (!op || !n)
+                return -EINVAL;
+        if (task_wait_pending(&op->w))
+                return -EBUSY;
+        op->w.obj = n;
+        op->w.want =
+            NOTIFY_GEN(atomic_load_explicit(&n->state, memory_order_relaxed));
+        op->w.flags = NOTIFIED_SNAPSHOT;
+        /* Seq_cst fence: pairs with the one in task_notify_waiters(); the
+         * caller's check of its condition comes after it. */
+        atomic_thread_fence(memory_order_seq_cst);
+        return 0;
+}
+
+/*
+ * Under the lock, after the lock-free attempt failed: complete on a new
+ * generation or a permit, else queue @w with the snapshot @gen.  Returns 1
+ * when notified (nothing queued), 0 when queued.
+ */
+static int notify_wait_locked(struct task_notify *n, struct task_cx *cx,
+                              struct task_wait *w, bool have_snapshot,
+                              uint64_t gen)
+{
+        uint64_t cur = atomic_load_explicit(&n->state, memory_order_relaxed);
+        if (!have_snapshot)
+                gen = NOTIFY_GEN(cur);
+        for (;;) {
+                if (NOTIFY_GEN(cur) != gen)
+                        return 1; /* notify_waiters since the snapshot */
+                uint64_t st = NOTIFY_STATE(cur);
+                if (st == NOTIFY_WAITING)
+                        break;
+                uint64_t next = NOTIFY_WITH(
+                    cur, st == NOTIFY_NOTIFIED ? NOTIFY_EMPTY : NOTIFY_WAITING);
+                /* Acq_rel: consuming the permit acquires, as in
+                 * notify_take_permit(); EMPTY -> WAITING races the
+                 * lock-free notify_one, hence the CAS. */
+                if (atomic_compare_exchange_weak_explicit(
+                        &n->state, &cur, next, memory_order_acq_rel,
+                        memory_order_relaxed)) {
+                        if (st == NOTIFY_NOTIFIED)
+                                return 1;
+                        break;
+                }
+        }
+        w->want = gen;
+        w->result = 0;
+        task__wait_enqueue(cx, &n->waiters, w, n, &notify_wait_ops);
+        return 0;
+}
+
+static void notify_cancel(struct task_wait *w)
+{
+        struct task_notify *n = w->obj;
+        struct task__wakelist wl = {0};
+
+        task__spin_lock(&n->lock);
+        uint32_t st = task__wait_state(w);
+        if (st == TASK_WAIT_QUEUED) {
+                task__wait_unqueue(&n->waiters, w);
+                if (task__waitq_empty(&n->waiters))
+                        notify_clear_waiting_locked(n);
+        } else if (st == TASK_WAIT_DONE) {
+                /* Picked by notify_one but never returned: pass it on. */
+                if (w->result == NOTIFY_ONE)
+                        notify_one_locked(n, &wl);
+                task__wait_reset(w);
+        }
+        task__spin_unlock(&n->lock);
+        task__wakelist_wake(&wl);
+        w->flags = 0;
+}
+
+bool task_notify_poll(struct task_cx *cx, struct task_notify *n,
+                      struct task_notified *op)
+{
+        if (!cx || !n || !op)
+                return !(cx && cx->cancelling);
+        struct task_wait *w = &op->w;
+        if (cx->cancelling) {
+                task_wait_cancel(w);
+                w->flags = 0;
+                return false;
+        }
+        uint32_t st = task__wait_state(w);
+        if (st != TASK_WAIT_IDLE && w->obj != n) {
+                task_wait_cancel(w); /* reused for another notify */
+                w->flags = 0;
+                st = TASK_WAIT_IDLE;
+        }
+        if (st == TASK_WAIT_QUEUED)
+                return false; /* still waiting; our waker is in place */
+        if (st == TASK_WAIT_DONE) {
+                task__wait_reset(w);
+                goto done;
+        }
+        if (!task_coop_proceed(cx))
+                return false;
+        bool have = (w->flags & NOTIFIED_SNAPSHOT) && w->obj == n;
+        w->flags = 0; /* the snapshot is used by this wait only */
+        /* Tokio's order: the permit first, then the generation. */
+        if (notify_take_permit(n))
+                goto done;
+        if (have) {
+                /* Acquire: pairs with the increment in notify_waiters. */
+                uint64_t cur =
+                    atomic_load_explicit(&n->state, memory_order_acquire);
+                if (NOTIFY_GEN(cur) != w->want)
+                        goto done;
+        }
+        task__spin_lock(&n->lock);
+        int r = notify_wait_locked(n, cx, w, have, w->want);
+        task__spin_unlock(&n->lock);
+        if (r == 0) {
+                cx->budget++; /* not ready: give the unit back */
+                return false;
+        }
+done:
+        w->flags = 0;
+        w->obj = NULL;
+        return true;
+}
+
+int task_notify_wait_blocking(struct task_notify *n)
+{
+        if (!n)
+                return -EINVAL;
+        if (task__on_worker())
+                return -EDEADLK;
+        if (notify_take_permit(n))
+                return 0;
+        struct task_wait w = {0};
+        task__spin_lock(&n->lock);
+        int r = notify_wait_locked(n, NULL, &w, false, 0);
+        task__spin_unlock(&n->lock);
+        if (r == 0)
+                task__wait_block(&w);
+        return 0;
+}
