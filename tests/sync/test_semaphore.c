@@ -878,3 +878,15 @@ Test(semaphore, current_thread_flavor, .timeout = 30)
         cr_assert_eq(task_sem_destroy(&st.s), 0);
         test_rt_free(rt);
 }
+
+Test(semaphore, try_acquire_zero_succeeds_until_closed, .timeout = 10)
+{
+        struct task_sem s;
+
+        cr_assert_eq(task_sem_init(&s, 0), 0);
+        cr_assert_eq(task_sem_try_acquire(&s, 0), 0);
+        cr_assert_eq(task_sem_try_acquire(&s, 1), -EAGAIN);
+        task_sem_close(&s);
+        cr_assert_eq(task_sem_try_acquire(&s, 0), -EPIPE);
+        cr_assert_eq(task_sem_destroy(&s), 0);
+}

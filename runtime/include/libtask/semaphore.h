@@ -51,6 +51,7 @@ struct task_sem {
 /* An acquire in progress: keep it in the frame, zeroed before first use. */
 struct task_sem_acquire {
         struct task_wait w;
+        uint64_t n; /* permits asked for */
 };
 
 /* Initialise @s with @permits.  Returns 0 or -EINVAL (NULL, too many). */
@@ -81,7 +82,8 @@ TASK_API bool task_sem_acquire_poll(struct task_cx *cx, struct task_sem *s,
 
 /*
  * task_sem_try_acquire - take @n permits if they are free now and nobody
- * waits.  Returns 0, -EAGAIN (not now), -EPIPE (closed), -EINVAL.
+ * waits.  Returns 0, -EAGAIN (not now), -EPIPE (closed), -EINVAL.  @n == 0
+ * succeeds unless @s is closed (as Tokio's try_acquire_many(0)).
  */
 TASK_API int task_sem_try_acquire(struct task_sem *s, uint64_t n);
 

@@ -93,16 +93,14 @@ enum {
  * (under its lock); the primitive sets the result, then stores DONE with
  * release, then wakes.  The owner reads DONE with acquire, then the result.
  */
-struct task_wait {
+struct task_wait { /* 56 bytes: an idle task waiting on a Notify fits in 128 */
         struct task_wait *next, *prev; /* the primitive's queue */
         struct task *waker; /* a task waker (a reference), or NULL (thread) */
         const struct task_wait_ops *ops;
-        void *obj;              /* the primitive waited on */
-        uint64_t want;          /* what was asked for (permits, ...) */
-        uint64_t need;          /* what is still missing */
-        uint64_t result;        /* primitive-specific outcome */
+        void *obj;    /* the primitive waited on */
+        uint64_t arg; /* primitive-specific: permits missing, a position */
         _Atomic uint32_t state; /* TASK_WAIT_* */
-        uint32_t flags;         /* primitive-specific */
+        int32_t result;         /* primitive-specific: the outcome, or flags */
 };
 
 /*

@@ -70,7 +70,7 @@ static bool barrier_arrive_locked(struct task_barrier *b, struct task_cx *cx,
 {
         if (b->arrived + 1 < b->n) {
                 b->arrived++;
-                w->want = b->generation;
+                w->arg = b->generation;
                 w->result = 0;
                 task__wait_enqueue(cx, &b->waiters, w, b, &barrier_wait_ops);
                 return false;
@@ -78,7 +78,7 @@ static bool barrier_arrive_locked(struct task_barrier *b, struct task_cx *cx,
         b->generation++;
         b->arrived = 0;
         struct task_wait *q;
-        while ((q = b->waiters.head) != NULL && q->want != b->generation) {
+        while ((q = b->waiters.head) != NULL && q->arg != b->generation) {
                 if (task__wakelist_full(wl)) {
                         task__spin_unlock(&b->lock);
                         task__wakelist_wake(wl);
@@ -98,7 +98,7 @@ static void barrier_cancel(struct task_wait *w)
         task__spin_lock(&b->lock);
         uint32_t st = task__wait_state(w);
         if (st == TASK_WAIT_QUEUED) {
-                if (w->want == b->generation)
+                if (w->arg == b->generation)
                         b->arrived--; /* withdraw the arrival */
                 task__wait_unqueue(&b->waiters, w);
         } else if (st == TASK_WAIT_DONE) {

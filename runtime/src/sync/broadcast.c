@@ -246,7 +246,7 @@ bool task_broadcast_recv_poll(struct task_cx *cx, task_broadcast_rx *rx,
                         break;
                 task__spin_lock(&ch->lock);
                 if (bc_must_wait_locked(rx)) {
-                        w->want = rx->next;
+                        w->arg = rx->next;
                         w->result = 0;
                         task__wait_enqueue(cx, &ch->waiters, w, rx,
                                            &bc_wait_ops);
@@ -288,7 +288,7 @@ int task_broadcast_recv_blocking(task_broadcast_rx *rx, void *out,
                         task__spin_unlock(&ch->lock);
                         continue;
                 }
-                w.want = rx->next;
+                w.arg = rx->next;
                 task__wait_enqueue(NULL, &ch->waiters, &w, rx, &bc_wait_ops);
                 task__spin_unlock(&ch->lock);
                 task__wait_block(&w); /* DONE: look at the ring again */
@@ -306,7 +306,7 @@ static void bc_wake_locked(struct task_broadcast *ch, uint64_t upto,
 {
         struct task_wait *w;
 
-        while ((w = ch->waiters.head) != NULL && w->want <= upto) {
+        while ((w = ch->waiters.head) != NULL && w->arg <= upto) {
                 if (task__wakelist_full(wl)) {
                         task__spin_unlock(&ch->lock);
                         task__wakelist_wake(wl);

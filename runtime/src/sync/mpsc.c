@@ -105,9 +105,9 @@
 #define UB_BLOCK 32 /* values per unbounded block */
 #define UB_KEEP 4   /* emptied blocks kept for reuse */
 
-/* Send wait node flags (task_wait.flags), set with DONE. */
-#define SEND_GRANTED 1u /* w->result is our position */
-#define SEND_CLOSED 2u  /* the channel closed: -EPIPE */
+/* Send wait node flags (task_wait.result), set with DONE. */
+#define SEND_GRANTED 1 /* w->arg is our position */
+#define SEND_CLOSED 2u /* the channel closed: -EPIPE */
 
 _Static_assert(TASK_MPSC_MAX_CAPACITY < (UINT64_C(1) << (POS_BITS - 1)),
                "positions must tell a full ring from an empty one");
@@ -487,8 +487,8 @@ static int64_t mpsc_grant_locked(struct task_mpsc *ch, struct task_wait *self,
                                           SLOT_PENDING,
                                       memory_order_relaxed);
                 task__waitq_remove(&ch->waiters, w);
-                w->result = (uint64_t)pos;
-                w->flags = SEND_GRANTED;
+                w->arg = (uint64_t)pos;
+                w->result = SEND_GRANTED;
                 task__wait_complete(wl, w);
         }
         /* Empty: the lock-free path is open again. */
@@ -510,9 +510,8 @@ static int64_t mpsc_claim_locked(struct task_mpsc *ch, struct task_cx *cx,
         /* Seq_cst RMW: then the grant below reads `released` (the queueing
          * half of the pair in the head comment). */
         atomic_exchange_explicit(&ch->wflag, 1, memory_order_seq_cst);
-        w->want = 1;
-        w->need = 1;
-        w->flags = 0;
+        w->arg = 0;
+        w->result = 0;
         task__wait_enqueue(cx, &ch->waiters, w, ch, &mpsc_send_ops);
         /* Room may have been given back before wflag was seen: serve the
          * queue, us included. */
@@ -572,8 +571,8 @@ static void mpsc_send_cancel(struct task_wait *w)
                 /* Whoever is next may be servable now. */
                 mpsc_grant_locked(ch, NULL, &wl);
         } else if (st == TASK_WAIT_DONE) {
-                if (w->flags & SEND_GRANTED)
-                        pos = (int64_t)w->result;
+                if (w->result & SEND_GRANTED)
+                        pos = (int64_t)w->arg;
                 task__wait_reset(w);
         }
         task__spin_unlock(&ch->lock);
@@ -601,7 +600,7 @@ static void mpsc_close(struct task_mpsc *ch)
                         continue;
                 }
                 task__waitq_remove(&ch->waiters, w);
-                w->flags = SEND_CLOSED;
+                w->result = SEND_CLOSED;
                 task__wait_complete(&wl, w);
         }
         atomic_store_explicit(&ch->wflag, 0, memory_order_relaxed);
@@ -722,8 +721,8 @@ bool task_mpsc_send_poll(struct task_cx *cx, task_mpsc_tx *tx,
                 return false; /* still waiting; our waker is in place */
         bool granted = false;
         if (st == TASK_WAIT_DONE) {
-                granted = w->flags & SEND_GRANTED;
-                pos = (int64_t)w->result;
+                granted = w->result & SEND_GRANTED;
+                pos = (int64_t)w->arg;
                 task__wait_reset(w);
                 if (!granted) {
                         r = -EPIPE;
@@ -793,8 +792,8 @@ int task_mpsc_send_blocking(task_mpsc_tx *tx, const void *value)
                 task__wakelist_wake(&wl);
                 if (pos == -EAGAIN) {
                         task__wait_block(&w);
-                        granted = w.flags & SEND_GRANTED;
-                        pos = granted ? (int64_t)w.result : -EPIPE;
+                        granted = w.result & SEND_GRANTED;
+                        pos = granted ? (int64_t)w.arg : -EPIPE;
                 }
         }
         if (pos < 0)

@@ -52,9 +52,10 @@
 #define NOTIFY_ONE 1
 #define NOTIFY_ALL 2
 
-/* task_wait.flags of an idle node: `want` holds a task_notified_init()
- * snapshot for the notify in `obj`. */
-#define NOTIFIED_SNAPSHOT 1u
+/* task_wait.result of an idle node: `arg` holds a task_notified_init()
+ * snapshot for the notify in `obj` (a node is idle or done, never both, so
+ * one field serves both; the value differs from NOTIFY_ONE/ALL anyway). */
+#define NOTIFIED_SNAPSHOT 4
 
 static void notify_cancel(struct task_wait *w);
 
@@ -176,7 +177,7 @@ void task_notify_waiters(struct task_notify *n)
         uint64_t gen = NOTIFY_GEN(atomic_fetch_add_explicit(
                            &n->state, NOTIFY_GEN_ONE, memory_order_acq_rel)) +
                        1;
-        while ((w = n->waiters.head) != NULL && w->want < gen) {
+        while ((w = n->waiters.head) != NULL && w->arg < gen) {
                 if (task__wakelist_full(&wl)) {
                         task__spin_unlock(&n->lock);
                         task__wakelist_wake(&wl);
@@ -200,9 +201,9 @@ int task_notified_init(struct task_notified *op, struct task_notify *n)
         if (task_wait_pending(&op->w))
                 return -EBUSY;
         op->w.obj = n;
-        op->w.want =
+        op->w.arg =
             NOTIFY_GEN(atomic_load_explicit(&n->state, memory_order_relaxed));
-        op->w.flags = NOTIFIED_SNAPSHOT;
+        op->w.result = NOTIFIED_SNAPSHOT;
         /* Seq_cst fence: pairs with the one in task_notify_waiters(); the
          * caller's check of its condition comes after it. */
         atomic_thread_fence(memory_order_seq_cst);
@@ -240,7 +241,7 @@ static int notify_wait_locked(struct task_notify *n, struct task_cx *cx,
                         break;
                 }
         }
-        w->want = gen;
+        w->arg = gen;
         w->result = 0;
         task__wait_enqueue(cx, &n->waiters, w, n, &notify_wait_ops);
         return 0;
@@ -265,7 +266,7 @@ static void notify_cancel(struct task_wait *w)
         }
         task__spin_unlock(&n->lock);
         task__wakelist_wake(&wl);
-        w->flags = 0;
+        w->result = 0;
 }
 
 bool task_notify_poll(struct task_cx *cx, struct task_notify *n,
@@ -276,13 +277,13 @@ bool task_notify_poll(struct task_cx *cx, struct task_notify *n,
         struct task_wait *w = &op->w;
         if (cx->cancelling) {
                 task_wait_cancel(w);
-                w->flags = 0;
+                w->result = 0;
                 return false;
         }
         uint32_t st = task__wait_state(w);
         if (st != TASK_WAIT_IDLE && w->obj != n) {
                 task_wait_cancel(w); /* reused for another notify */
-                w->flags = 0;
+                w->result = 0;
                 st = TASK_WAIT_IDLE;
         }
         if (st == TASK_WAIT_QUEUED)
@@ -293,8 +294,8 @@ bool task_notify_poll(struct task_cx *cx, struct task_notify *n,
         }
         if (!task_coop_proceed(cx))
                 return false;
-        bool have = (w->flags & NOTIFIED_SNAPSHOT) && w->obj == n;
-        w->flags = 0; /* the snapshot is used by this wait only */
+        bool have = (w->result & NOTIFIED_SNAPSHOT) && w->obj == n;
+        w->result = 0; /* the snapshot is used by this wait only */
         /* Tokio's order: the permit first, then the generation. */
         if (notify_take_permit(n))
                 goto done;
@@ -302,18 +303,18 @@ bool task_notify_poll(struct task_cx *cx, struct task_notify *n,
                 /* Acquire: pairs with the increment in notify_waiters. */
                 uint64_t cur =
                     atomic_load_explicit(&n->state, memory_order_acquire);
-                if (NOTIFY_GEN(cur) != w->want)
+                if (NOTIFY_GEN(cur) != w->arg)
                         goto done;
         }
         task__spin_lock(&n->lock);
-        int r = notify_wait_locked(n, cx, w, have, w->want);
+        int r = notify_wait_locked(n, cx, w, have, w->arg);
         task__spin_unlock(&n->lock);
         if (r == 0) {
                 cx->budget++; /* not ready: give the unit back */
                 return false;
         }
 done:
-        w->flags = 0;
+        w->result = 0;
         w->obj = NULL;
         return true;
 }

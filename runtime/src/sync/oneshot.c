@@ -295,7 +295,7 @@ static void os_closed_cancel(struct task_wait *w)
 {
         struct task_oneshot *o = w->obj;
         os_unregister(o, OS_TX_TASK, &o->tx_task,
-                      (const task_waker *)(uintptr_t)w->result);
+                      (const task_waker *)(uintptr_t)w->arg);
         task__wait_reset(w);
 }
 
@@ -329,7 +329,7 @@ bool task_oneshot_closed_poll(struct task_cx *cx, task_oneshot_tx *tx,
                         if (st == TASK_WAIT_IDLE) {
                                 w->ops = &os_closed_ops;
                                 w->obj = o;
-                                w->result = (uintptr_t)cx->task;
+                                w->arg = (uintptr_t)cx->task;
                                 atomic_store_explicit(&w->state,
                                                       TASK_WAIT_QUEUED,
                                                       memory_order_relaxed);
@@ -364,7 +364,7 @@ static void os_recv_cancel(struct task_wait *w)
 {
         struct task_oneshot *o = w->obj;
         os_unregister(o, OS_RX_TASK, &o->rx_task,
-                      (const task_waker *)(uintptr_t)w->result);
+                      (const task_waker *)(uintptr_t)w->arg);
         task__wait_reset(w);
 }
 
@@ -398,7 +398,7 @@ bool task_oneshot_recv_poll(struct task_cx *cx, task_oneshot_rx *rx,
                         if (st == TASK_WAIT_IDLE) {
                                 w->ops = &os_recv_ops;
                                 w->obj = o;
-                                w->result = (uintptr_t)cx->task;
+                                w->arg = (uintptr_t)cx->task;
                                 atomic_store_explicit(&w->state,
                                                       TASK_WAIT_QUEUED,
                                                       memory_order_relaxed);

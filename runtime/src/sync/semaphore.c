@@ -12,9 +12,9 @@
  *    goes to the queue, head first, so nobody can overtake a waiter.  Fast
  *    paths (a CAS on the word, no lock) run only while WAITERS is clear, and
  *    fail (falling back to the lock) as soon as it is set.
- *  - A queued waiter's node holds want (asked for) and need (still
- *    missing): want - need permits have been set aside for it.  A node
- *    leaves the queue when need reaches 0 (DONE, result 0), when the
+ *  - A queued waiter's operation holds n (asked for) and its node's arg
+ *    (still missing): n - arg permits have been set aside for it.  A node
+ *    leaves the queue when arg reaches 0 (DONE, result 0), when the
  *    semaphore closes (DONE, result -EPIPE, its set-aside permits back in
  *    the pool) or when it is cancelled (its set-aside permits go on to the
  *    next waiters).
@@ -28,12 +28,22 @@
 
 #include <libtask/semaphore.h>
 
+#include <stddef.h>
+
 #define SEM_CLOSED UINT64_C(1)
 #define SEM_WAITERS UINT64_C(2)
 #define SEM_SHIFT 2
 #define SEM_PERMITS(w) ((w) >> SEM_SHIFT)
 
 static void sem_cancel(struct task_wait *w);
+
+/* Every semaphore wait node is the head of a struct task_sem_acquire. */
+static struct task_sem_acquire *op_of(struct task_wait *w)
+{
+        return (
+            struct task_sem_acquire *)((char *)w -
+                                       offsetof(struct task_sem_acquire, w));
+}
 
 static const struct task_wait_ops sem_wait_ops = {
     .name = "semaphore",
@@ -89,9 +99,18 @@ static void sem_add_locked(struct task_sem *s, uint64_t n,
         struct task_wait *w;
 
         while (n > 0 && (w = s->waiters.head) != NULL) {
-                if (w->need > n) {
-                        w->need -= n; /* the head keeps waiting: nobody */
-                        n = 0;        /* overtakes it */
+                if (atomic_load_explicit(&s->word, memory_order_relaxed) &
+                    SEM_CLOSED) {
+                        /* task_sem_close() is draining the queue (it may
+                         * have dropped the lock to wake a batch): its
+                         * waiters get -EPIPE, the permits go to the pool. */
+                        atomic_fetch_add_explicit(&s->word, n << SEM_SHIFT,
+                                                  memory_order_release);
+                        return;
+                }
+                if (w->arg > n) {
+                        w->arg -= n; /* the head keeps waiting: nobody */
+                        n = 0;       /* overtakes it */
                         break;
                 }
                 if (task__wakelist_full(wl)) {
@@ -100,8 +119,8 @@ static void sem_add_locked(struct task_sem *s, uint64_t n,
                         task__spin_lock(&s->lock);
                         continue; /* the queue may have changed */
                 }
-                n -= w->need;
-                w->need = 0;
+                n -= w->arg;
+                w->arg = 0;
                 task__waitq_remove(&s->waiters, w);
                 w->result = 0;
                 task__wait_complete(wl, w);
@@ -128,8 +147,9 @@ static void sem_add_locked(struct task_sem *s, uint64_t n,
  * after all (nothing queued), 0 when queued, -EPIPE when closed.
  */
 static int sem_acquire_locked(struct task_sem *s, uint64_t n,
-                              struct task_cx *cx, struct task_wait *w)
+                              struct task_cx *cx, struct task_sem_acquire *op)
 {
+        struct task_wait *w = &op->w;
         uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
         uint64_t take;
         for (;;) {
@@ -153,8 +173,8 @@ static int sem_acquire_locked(struct task_sem *s, uint64_t n,
         }
         if (take == n)
                 return 1;
-        w->want = n;
-        w->need = n - take;
+        op->n = n;
+        w->arg = n - take;
         w->result = 0;
         task__wait_enqueue(cx, &s->waiters, w, s, &sem_wait_ops);
         return 0;
@@ -164,7 +184,7 @@ static int sem_acquire_locked(struct task_sem *s, uint64_t n,
 static void sem_unqueue_locked(struct task_sem *s, struct task_wait *w,
                                struct task__wakelist *wl)
 {
-        uint64_t got = w->want - w->need;
+        uint64_t got = op_of(w)->n - w->arg;
         task__wait_unqueue(&s->waiters, w);
         if (task__waitq_empty(&s->waiters))
                 atomic_fetch_and_explicit(&s->word, ~SEM_WAITERS,
@@ -184,8 +204,8 @@ static void sem_cancel(struct task_wait *w)
                 sem_unqueue_locked(s, w, &wl);
         } else if (st == TASK_WAIT_DONE) {
                 /* Granted but never taken: the permits go back. */
-                if (w->result == 0 && w->want)
-                        sem_add_locked(s, w->want, &wl);
+                if (w->result == 0 && op_of(w)->n)
+                        sem_add_locked(s, op_of(w)->n, &wl);
                 task__wait_reset(w);
         }
         task__spin_unlock(&s->lock);
@@ -215,7 +235,7 @@ bool task_sem_acquire_poll(struct task_cx *cx, struct task_sem *s, uint64_t n,
         if (st == TASK_WAIT_QUEUED)
                 return false; /* still waiting; our waker is in place */
         if (st == TASK_WAIT_DONE) {
-                r = (int)(int64_t)w->result;
+                r = w->result;
                 task__wait_reset(w);
                 goto out;
         }
@@ -224,7 +244,7 @@ bool task_sem_acquire_poll(struct task_cx *cx, struct task_sem *s, uint64_t n,
         r = sem_try_fast(s, n);
         if (r == 0) {
                 task__spin_lock(&s->lock);
-                r = sem_acquire_locked(s, n, cx, w);
+                r = sem_acquire_locked(s, n, cx, op);
                 task__spin_unlock(&s->lock);
                 if (r == 0) {
                         cx->budget++; /* not ready: give the unit back */
@@ -243,6 +263,8 @@ int task_sem_try_acquire(struct task_sem *s, uint64_t n)
 {
         if (!s || n > TASK_SEM_MAX_PERMITS)
                 return -EINVAL;
+        if (n == 0) /* nothing to take: only a close can refuse it */
+                return task_sem_is_closed(s) ? -EPIPE : 0;
         int r = sem_try_fast(s, n);
         return r > 0 ? 0 : r == 0 ? -EAGAIN : r;
 }
@@ -257,14 +279,14 @@ int task_sem_acquire_blocking(struct task_sem *s, uint64_t n)
         if (r != 0)
                 return r > 0 ? 0 : r;
 
-        struct task_wait w = {0};
+        struct task_sem_acquire op = {0};
         task__spin_lock(&s->lock);
-        r = sem_acquire_locked(s, n, NULL, &w);
+        r = sem_acquire_locked(s, n, NULL, &op);
         task__spin_unlock(&s->lock);
         if (r != 0)
                 return r > 0 ? 0 : r;
-        task__wait_block(&w);
-        return (int)(int64_t)w.result;
+        task__wait_block(&op.w);
+        return op.w.result;
 }
 
 int task_sem_release(struct task_sem *s, uint64_t n)
@@ -318,9 +340,8 @@ void task_sem_close(struct task_sem *s)
                         continue;
                 }
                 task__waitq_remove(&s->waiters, w);
-                back += w->want - w->need;
-                w->result = (uint64_t)(int64_t)-EPIPE;
-                w->want = 0;
+                back += op_of(w)->n - w->arg;
+                w->result = -EPIPE; /* nothing to give back on cancel */
                 task__wait_complete(&wl, w);
         }
         sem_add_locked(s, back, &wl); /* clears WAITERS, returns the permits */

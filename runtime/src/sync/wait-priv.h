@@ -150,7 +150,15 @@ static inline void task__wait_complete(struct task__wakelist *wl,
         atomic_store_explicit(&w->state, TASK_WAIT_DONE, memory_order_release);
 }
 
-/* Wake everything in @wl (not under any lock) and empty it. */
+/*
+ * Wake everything in @wl (not under any lock) and empty it.
+ *
+ * A primitive that completes many nodes under its lock drops the lock to
+ * wake a full list, then takes it again.  **In that window anything may
+ * happen to it**: other completers, new waiters, cancellations.  After
+ * retaking the lock, re-derive what is left to do from the primitive's
+ * state (its queue head, its counters), never from what was read before.
+ */
 void task__wakelist_wake(struct task__wakelist *wl);
 
 /*

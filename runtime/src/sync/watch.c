@@ -179,7 +179,7 @@ static void watch_wake_locked(struct task_watch *ch, uint64_t limit,
 {
         struct task_wait *w;
 
-        while ((w = ch->waiters.head) != NULL && w->want < limit) {
+        while ((w = ch->waiters.head) != NULL && w->arg < limit) {
                 if (task__wakelist_full(wl)) {
                         task__spin_unlock(&ch->lock);
                         task__wakelist_wake(wl);
@@ -522,7 +522,7 @@ bool task_watch_changed_poll(struct task_cx *cx, task_watch_rx *rx,
                 /* Relaxed: the state only changes under the lock. */
                 if (atomic_load_explicit(&ch->state, memory_order_relaxed) ==
                     s) {
-                        w->want = rx->seen;
+                        w->arg = rx->seen;
                         w->result = 0;
                         task__wait_enqueue(cx, &ch->waiters, w, rx,
                                            &watch_wait_ops);
@@ -557,7 +557,7 @@ int task_watch_changed_blocking(task_watch_rx *rx)
                         task__spin_unlock(&ch->lock);
                         continue;
                 }
-                w.want = rx->seen;
+                w.arg = rx->seen;
                 task__wait_enqueue(NULL, &ch->waiters, &w, rx, &watch_wait_ops);
                 task__spin_unlock(&ch->lock);
                 task__wait_block(&w);
