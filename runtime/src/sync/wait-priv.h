@@ -10,7 +10,7 @@
  *     it and marks it QUEUED.  From then on the primitive owns the node's
  *     links and waker.
  *  2. Whoever makes the primitive ready, under the lock, unlinks @w, writes
- *     the outcome (w->result, w->need, ...) and calls task__wait_complete():
+ *     the outcome (w->result, w->arg, ...) and calls task__wait_complete():
  *     that moves the waker to a wake list and stores DONE with release.
  *     **After that store it must not touch @w**: T may see DONE at once,
  *     finish, and its frame (holding @w) may be gone.  The wakes happen
