@@ -35,7 +35,7 @@
  * takes the lock, sets wflag and queues a wait node.  While wflag is set
  * the lock-free claim is off, so nobody who arrives later overtakes the
  * queue; slots are granted under the lock, head first, a position
- * claimed for each waiter (its node's result).  Whoever gives slots back
+ * claimed for each waiter (its node's arg).  Whoever gives slots back
  * grants them: the consumer sees wflag after its release RMW (and the
  * queueing sender, after setting wflag with an RMW, reads `released`: of
  * the two seq_cst pairs at least one sees the other, so a freed slot and
