@@ -8,7 +8,7 @@
  *
  *     struct worker { TASK_FRAME; struct task_mutex_lock lk; ... };
  *     ...
- *     TASK_AWAIT(f, task_mutex_lock_poll(cx, m, &f->lk));
+ *     TASK_AWAIT(f, task_mutex_lock_poll(cx, m, &f->lk, &f->rc));
  *
  * The struct embeds a struct task_wait, the node that the primitive links
  * into its queue of waiters while the task is suspended.  Zero it (a frame
@@ -25,7 +25,7 @@
  * branches that lost, and task_wait_cancel() does it by hand.  Each
  * primitive's header says what cancelling its operations does to a value
  * in flight (docs/sync.md has the table).
-
+ *
  * HAZARDS:
  *  - **An operation struct must live in the task's frame** (or in memory
  *    that outlives the wait), never in a local variable of the poll
@@ -93,7 +93,8 @@ enum {
  * (under its lock); the primitive sets the result, then stores DONE with
  * release, then wakes.  The owner reads DONE with acquire, then the result.
  */
-struct task_wait { /* 56 bytes: an idle task waiting on a Notify fits in 128 */
+/* 56 bytes: a task waiting on a Notify fits a 128-byte slot, header too. */
+struct task_wait {
         struct task_wait *next, *prev; /* the primitive's queue */
         struct task *waker; /* a task waker (a reference), or NULL (thread) */
         const struct task_wait_ops *ops;
