@@ -23,31 +23,9 @@
 #include "runtime-priv.h"
 
 #include <errno.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 enum { EMPTY = 0, PARKED = 1, NOTIFIED = 2 };
-
-static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
-{
-        struct timespec ts, *tsp = NULL;
-
-        if (timeout_ns >= 0) {
-                ts.tv_sec = timeout_ns / 1000000000;
-                ts.tv_nsec = timeout_ns % 1000000000;
-                tsp = &ts;
-        }
-        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL,
-                0);
-}
-
-static void futex_wake(_Atomic uint32_t *addr, int n)
-{
-        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL,
-                0);
-}
 
 void task__parker_park(struct task__parker *p, int64_t timeout_ns)
 {
@@ -67,7 +45,7 @@ void task__parker_park(struct task__parker *p, int64_t timeout_ns)
                 atomic_thread_fence(memory_order_acquire);
                 return;
         }
-        futex_wait(&p->state, PARKED, timeout_ns);
+        task__futex_wait(&p->state, PARKED, timeout_ns);
         /* Woken, timed out or spurious: leave EMPTY either way.  Acquire
          * pairs with the unparker's release swap. */
         atomic_exchange_explicit(&p->state, EMPTY, memory_order_acquire);
@@ -78,7 +56,7 @@ void task__parker_unpark(struct task__parker *p)
         /* Release: publishes the unparker's writes to the parked thread. */
         if (atomic_exchange_explicit(&p->state, NOTIFIED,
                                      memory_order_release) == PARKED)
-                futex_wake(&p->state, 1);
+                task__futex_wake(&p->state, 1);
 }
 
 static void futex_park(struct task__worker *w, int64_t timeout_ns)

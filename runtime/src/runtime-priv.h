@@ -43,10 +43,15 @@
 #include "lock-priv.h"
 #include "queue-priv.h"
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TASK__ASAN 1
@@ -100,6 +105,37 @@ _Static_assert(sizeof(struct task) % 8 == 0, "frames are 8-byte aligned");
 static inline void *task__frame(struct task *t)
 {
         return (void *)(t + 1);
+}
+
+/* ---- Futexes ----------------------------------------------------------------- */
+
+/*
+ * Sleep while *@addr == @val, for at most @timeout_ns (< 0: no limit); may
+ * return early or spuriously: callers loop on their own condition.
+ */
+static inline void task__futex_wait(_Atomic uint32_t *addr, uint32_t val,
+                                    int64_t timeout_ns)
+{
+        struct timespec ts, *tsp = NULL;
+
+        if (timeout_ns >= 0) {
+                ts.tv_sec = timeout_ns / 1000000000;
+                ts.tv_nsec = timeout_ns % 1000000000;
+                tsp = &ts;
+        }
+        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL,
+                0);
+}
+
+/*
+ * Wake up to @n threads sleeping on @addr.  Harmless on an address whose
+ * owner has gone (its memory reused): at worst a spurious wake-up, which
+ * every futex waiter tolerates.
+ */
+static inline void task__futex_wake(_Atomic uint32_t *addr, int n)
+{
+        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL,
+                0);
 }
 
 /* ---- Parking driver -------------------------------------------------------- */
@@ -416,6 +452,12 @@ void task__fill_info(struct task *t, struct task_info *ti, uint64_t st);
  * final state and nothing was installed).
  */
 bool task__join_install(struct task *t, uintptr_t waiter, uint64_t *stp);
+
+/* What joining a task whose final state is @st reports: 0 or -ECANCELED. */
+static inline int task__join_result(uint64_t st)
+{
+        return (st & TASK_ST_CANCELLED) ? -ECANCELED : 0;
+}
 
 /* The completer of a task whose join waiter is the JoinSet @set. */
 void task__joinset_notify(void *set, struct task *t);

@@ -34,10 +34,7 @@
 #include "runtime-priv.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define MAX_FRAME ((size_t)1 << 29)
 
@@ -78,8 +75,7 @@ static void wake_waiter(struct task *t, uintptr_t waiter)
                     (struct thread_waiter *)(waiter & ~(uintptr_t)1);
                 /* Release: the joiner reads the task's final state after. */
                 atomic_store_explicit(&tw->done, 1, memory_order_release);
-                syscall(SYS_futex, (uint32_t *)&tw->done, FUTEX_WAKE_PRIVATE, 1,
-                        NULL, NULL, 0);
+                task__futex_wake(&tw->done, 1);
         } else if (waiter) {
                 task_wake((struct task *)waiter);
         }
@@ -397,11 +393,6 @@ void task_waker_drop(task_waker *w)
 
 /* ---- Join handles ---------------------------------------------------------- */
 
-static int join_result(uint64_t st)
-{
-        return (st & TASK_ST_CANCELLED) ? -ECANCELED : 0;
-}
-
 /*
  * Install @waiter (a task reference, a thread waiter tagged with bit 0, or
  * a JoinSet tagged with bit 1) as the join
@@ -473,7 +464,7 @@ bool task_join_poll(struct task_cx *cx, task_handle *h, int *rc)
         if (!task_coop_proceed(cx))
                 return false;
         if (rc)
-                *rc = join_result(st);
+                *rc = task__join_result(st);
         return true;
 }
 
@@ -487,17 +478,16 @@ int task_join_blocking(task_handle *h)
 
         uint64_t st = load_state(h, memory_order_acquire);
         if (st & TASK_ST_COMPLETE)
-                return join_result(st);
+                return task__join_result(st);
 
         struct thread_waiter tw;
         atomic_init(&tw.done, 0);
         if (task__join_install(h, (uintptr_t)&tw | 1, &st))
-                return join_result(st);
+                return task__join_result(st);
         /* Acquire: pairs with the completer's release store of done. */
         while (atomic_load_explicit(&tw.done, memory_order_acquire) == 0)
-                syscall(SYS_futex, (uint32_t *)&tw.done, FUTEX_WAIT_PRIVATE, 0,
-                        NULL, NULL, 0);
-        return join_result(load_state(h, memory_order_acquire));
+                task__futex_wait(&tw.done, 0, -1);
+        return task__join_result(load_state(h, memory_order_acquire));
 }
 
 void task_abort(task_handle *h)

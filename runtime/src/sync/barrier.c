@@ -136,7 +136,8 @@ bool task_barrier_wait_poll(struct task_cx *cx, struct task_barrier *b,
         }
         if (!task_coop_proceed(cx))
                 return false;
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
         task__spin_lock(&b->lock);
         leader = barrier_arrive_locked(b, cx, w, &wl);
         task__spin_unlock(&b->lock);
@@ -160,7 +161,8 @@ int task_barrier_wait_blocking(struct task_barrier *b, bool *is_leader)
         if (task__on_worker())
                 return -EDEADLK;
         struct task_wait w = {0};
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
         task__spin_lock(&b->lock);
         bool leader = barrier_arrive_locked(b, NULL, &w, &wl);
         task__spin_unlock(&b->lock);

@@ -321,7 +321,8 @@ static void bc_wake_locked(struct task_broadcast *ch, uint64_t upto,
 
 int task_broadcast_send(task_broadcast_tx *ch, const void *value)
 {
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
 
         if (!ch || (!value && ch->elem_size))
                 return -EINVAL;
@@ -419,7 +420,8 @@ int task_broadcast_tx_clone(task_broadcast_tx *tx, task_broadcast_tx **out)
 
 void task_broadcast_tx_drop(task_broadcast_tx *ch)
 {
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
 
         if (!ch)
                 return;

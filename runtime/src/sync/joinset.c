@@ -192,7 +192,7 @@ static void hand_out(struct task_joinset *set, struct task *t,
         atomic_fetch_sub_explicit(&set->len, 1, memory_order_relaxed);
         *out = t;
         if (rc)
-                *rc = (st & TASK_ST_CANCELLED) ? -ECANCELED : 0;
+                *rc = task__join_result(st);
         compact(set);
 }
 

@@ -527,7 +527,8 @@ static void mpsc_give_back(struct task_mpsc *ch, uint64_t n)
         atomic_fetch_add_explicit(&ch->released, n, memory_order_seq_cst);
         if (!atomic_load_explicit(&ch->wflag, memory_order_seq_cst))
                 return;
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
         task__spin_lock(&ch->lock);
         mpsc_grant_locked(ch, NULL, &wl);
         task__spin_unlock(&ch->lock);
@@ -561,7 +562,8 @@ static void mpsc_publish(struct task_mpsc *ch, uint64_t pos, const void *value,
 static void mpsc_send_cancel(struct task_wait *w)
 {
         struct task_mpsc *ch = w->obj;
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
         int64_t pos = -1;
 
         task__spin_lock(&ch->lock);
@@ -585,7 +587,8 @@ static void mpsc_send_cancel(struct task_wait *w)
 /* Close: no new claims, queued senders fail, the receiver drains. */
 static void mpsc_close(struct task_mpsc *ch)
 {
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
         struct task_wait *w;
 
         task__spin_lock(&ch->lock);
@@ -733,7 +736,8 @@ bool task_mpsc_send_poll(struct task_cx *cx, task_mpsc_tx *tx,
                         return false;
                 pos = mpsc_claim_fast(ch);
                 if (pos == -EAGAIN) {
-                        struct task__wakelist wl = {0};
+                        struct task__wakelist wl;
+                        task__wakelist_init(&wl);
                         task__spin_lock(&ch->lock);
                         pos = mpsc_claim_locked(ch, cx, w, &wl);
                         task__spin_unlock(&ch->lock);
@@ -785,7 +789,8 @@ int task_mpsc_send_blocking(task_mpsc_tx *tx, const void *value)
         bool granted = false;
         if (pos == -EAGAIN) {
                 struct task_wait w = {0};
-                struct task__wakelist wl = {0};
+                struct task__wakelist wl;
+                task__wakelist_init(&wl);
                 task__spin_lock(&ch->lock);
                 pos = mpsc_claim_locked(ch, NULL, &w, &wl);
                 task__spin_unlock(&ch->lock);

@@ -153,7 +153,9 @@ void task_notify_one(struct task_notify *n)
                         return;
         }
 
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+
+        task__wakelist_init(&wl);
         task__spin_lock(&n->lock);
         notify_one_locked(n, &wl);
         task__spin_unlock(&n->lock);
@@ -162,7 +164,8 @@ void task_notify_one(struct task_notify *n)
 
 void task_notify_waiters(struct task_notify *n)
 {
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
         struct task_wait *w;
 
         if (!n)
@@ -250,7 +253,8 @@ static int notify_wait_locked(struct task_notify *n, struct task_cx *cx,
 static void notify_cancel(struct task_wait *w)
 {
         struct task_notify *n = w->obj;
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
 
         task__spin_lock(&n->lock);
         uint32_t st = task__wait_state(w);

@@ -196,7 +196,8 @@ static void sem_unqueue_locked(struct task_sem *s, struct task_wait *w,
 static void sem_cancel(struct task_wait *w)
 {
         struct task_sem *s = w->obj;
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
 
         task__spin_lock(&s->lock);
         uint32_t st = task__wait_state(w);
@@ -308,7 +309,9 @@ int task_sem_release(struct task_sem *s, uint64_t n)
                         return 0;
         }
 
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+
+        task__wakelist_init(&wl);
         task__spin_lock(&s->lock);
         cur = atomic_load_explicit(&s->word, memory_order_relaxed);
         if (!(cur & SEM_WAITERS) &&
@@ -324,7 +327,8 @@ int task_sem_release(struct task_sem *s, uint64_t n)
 
 void task_sem_close(struct task_sem *s)
 {
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
         struct task_wait *w;
         uint64_t back = 0;
 

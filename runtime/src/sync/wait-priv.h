@@ -126,6 +126,16 @@ struct task__wakelist {
         uintptr_t e[TASK__WAKE_BATCH];
 };
 
+/*
+ * Start an empty list.  Declare the list uninitialised and call this: an
+ * `= {0}` initialiser zeroes all 264 bytes on every call, a measurable
+ * cost on a send's hot path.
+ */
+static inline void task__wakelist_init(struct task__wakelist *wl)
+{
+        wl->n = 0;
+}
+
 static inline bool task__wakelist_full(const struct task__wakelist *wl)
 {
         return wl->n == TASK__WAKE_BATCH;

@@ -5,17 +5,13 @@
  */
 #include "sync/wait-priv.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 void task__wakelist_wake(struct task__wakelist *wl)
 {
         for (unsigned i = 0; i < wl->n; i++) {
                 uintptr_t e = wl->e[i];
                 if (e & 1)
-                        syscall(SYS_futex, (uint32_t *)(e & ~(uintptr_t)1),
-                                FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+                        task__futex_wake(
+                            (_Atomic uint32_t *)(e & ~(uintptr_t)1), 1);
                 else
                         task_wake((task_waker *)e);
         }
@@ -25,8 +21,7 @@ void task__wakelist_wake(struct task__wakelist *wl)
 void task__wait_block(struct task_wait *w)
 {
         while (task__wait_state(w) == TASK_WAIT_QUEUED)
-                syscall(SYS_futex, (uint32_t *)&w->state, FUTEX_WAIT_PRIVATE,
-                        TASK_WAIT_QUEUED, NULL, NULL, 0);
+                task__futex_wait(&w->state, TASK_WAIT_QUEUED, -1);
 }
 
 void task_wait_cancel(struct task_wait *w)

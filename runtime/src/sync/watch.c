@@ -195,7 +195,8 @@ static void watch_wake_locked(struct task_watch *ch, uint64_t limit,
 /* Under the lock, after the shadow changed: publish, notify, unlock. */
 static void watch_commit_unlock(struct task_watch *ch, bool notify)
 {
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
 
         watch_publish_locked(ch, notify);
         if (notify) {
@@ -333,7 +334,8 @@ int task_watch_tx_clone(task_watch_tx *tx, task_watch_tx **out)
 
 void task_watch_tx_drop(task_watch_tx *ch)
 {
-        struct task__wakelist wl = {0};
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
 
         if (!ch)
                 return;
