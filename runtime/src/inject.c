@@ -24,13 +24,15 @@ void task__inject_init(struct task__inject *q)
 void task__inject_push_batch(struct task__inject *q, struct task *first,
                              struct task *last, size_t n)
 {
-        last->next = NULL;
         task__spin_lock(&q->lock);
         if (q->closed) {
-                /* Shut down: the registry walk cancels these tasks. */
+                /* Shut down: the registry walk cancels these tasks, and may
+                 * have ended and freed them already: touch nothing of
+                 * theirs (not even ->next). */
                 task__spin_unlock(&q->lock);
                 return;
         }
+        last->next = NULL;
         if (q->tail)
                 q->tail->next = first;
         else

@@ -290,6 +290,11 @@ int task_runtime_free(task_runtime *rt)
         task__registry_walk(rt, count_live, &live);
         if (live)
                 return -EBUSY;
+        /* Acquire: the walk read each task's state relaxed; this fence
+         * pairs with the acq_rel RMW that dropped the last reference (its
+         * foreign_ops increment came before it), so the load below sees
+         * that increment if the walk saw the drop. */
+        atomic_thread_fence(memory_order_acquire);
         /*
          * No task is referenced any more, but a thread that dropped the last
          * reference or woke a task from outside may still be touching our

@@ -318,6 +318,8 @@ void task__schedule(struct task_runtime *rt, struct task *t, bool is_yield)
  * folded into the transition when the task has not ended: it cannot end
  * before it is polled again, so the runtime's own reference keeps it alive
  * and no foreign thread holds a reference after the task may have run.
+ * (Except at shutdown, which ends SCHEDULED tasks itself; the push then
+ * finds the global queue closed and touches nothing of the task.)
  */
 static void wake(struct task *t, bool consume)
 {

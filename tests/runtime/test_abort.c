@@ -468,3 +468,66 @@ Test(abort, cleanup_suspending_during_abort_is_finished_anyway, .timeout = 10)
         cr_assert(WAIT_UNTIL(test_tasks_alive(rt) == 0, 5000));
         test_rt_free(rt);
 }
+
+/* ---- An await inside the cleanup of an aborted task ---------------------- */
+
+struct quick {
+        TASK_FRAME;
+};
+
+static int quick(struct task_cx *cx, void *arg)
+{
+        struct quick *f = arg;
+        TASK_BEGIN(f);
+        TASK_END(f);
+}
+
+struct joins_in_cleanup {
+        TASK_FRAME;
+        struct gate *g;
+        task_handle *child;
+        int rc;
+        atomic_int *done; /* 1: reached the end of the cleanup */
+};
+
+static int joins_in_cleanup(struct task_cx *cx, void *arg)
+{
+        struct joins_in_cleanup *f = arg;
+        TASK_BEGIN(f);
+        if (TASK_SPAWN(task_cx_runtime(cx), quick, &(struct quick){0},
+                       &f->child) != 0)
+                TASK_RETURN(f);
+        TASK_AWAIT(f, gate_poll(cx, f->g)); /* never opens: aborted here */
+        TASK_CLEANUP(f);
+        if (f->child) {
+                /* The child ends at once: this await must complete even
+                 * though the task is being aborted. */
+                TASK_JOIN(f, f->child, &f->rc);
+                task_handle_release(f->child);
+                atomic_store(f->done, 1);
+        }
+        TASK_END(f);
+}
+
+Test(abort, cleanup_can_await_what_is_ready, .timeout = 10)
+{
+        task_runtime *rt = test_rt_new_mt(2);
+        struct gate g;
+        atomic_int done = 0;
+        struct joins_in_cleanup f = {.done = &done};
+        task_handle *h;
+
+        gate_init(&g);
+        f.g = &g;
+        cr_assert_eq(TASK_SPAWN(rt, joins_in_cleanup, &f, &h), 0);
+        cr_assert(WAIT_UNTIL(gate_has_waiter(&g), 5000));
+        struct joins_in_cleanup *r = task_handle_frame(h);
+        cr_assert(WAIT_UNTIL(task_handle_finished(r->child), 5000));
+        task_abort(h);
+        cr_assert_eq(task_join_blocking(h), -ECANCELED);
+        cr_assert_eq(atomic_load(&done), 1, "the cleanup stopped at its join");
+        cr_assert_eq(r->rc, 0);
+        task_handle_release(h);
+        gate_destroy(&g);
+        test_rt_free(rt); /* the child's handle was released */
+}

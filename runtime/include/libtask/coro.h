@@ -52,7 +52,11 @@
  * evaluated once more, with cx->cancelling set**, before the jump to the
  * cleanup: that is how a resource learns that its waiter is gone (the
  * analog of dropping a Rust future).  libtask's poll functions then cancel
- * their wait and return false; a plain condition is evaluated and ignored.
+ * their wait and return false.  **A plain condition is evaluated too and its
+ * value ignored, so its side effects (a try-pop, say) happen and are lost.**
+ * Inside the TASK_CLEANUP section an await sees cx->cancelling clear, even
+ * during an abort, so a cleanup may await something already ready (join a
+ * finished task, take a free lock) and carry on.
  *
  * Cancellation: task_abort() makes the task's next poll a *cancelling* poll.
  * The task resumes at its suspension point; an awaited sub-coroutine is
@@ -223,15 +227,20 @@ struct task_co {
         do {                                                                   \
                 TASK__MARK(f);                                                 \
                 TASK__FALLTHROUGH;                                             \
-        case __LINE__:                                                         \
-                if (TASK__UNLIKELY((cx)->cancelling) &&                        \
-                    (f)->co.lc != TASK__LC_CANCEL) {                           \
-                        (void)(cond); /* the resource drops the wait */        \
+        case __LINE__: {                                                       \
+                unsigned char task__c_ = (cx)->cancelling;                     \
+                /* Only the last look before the cleanup is a cancelling    \
+                 * evaluation; inside the cleanup an await is an await. */  \
+                (cx)->cancelling = task__c_ && (f)->co.lc != TASK__LC_CANCEL;  \
+                int task__ready_ = !!(cond);                                   \
+                if (TASK__UNLIKELY((cx)->cancelling)) {                        \
                         (f)->co.lc = TASK__LC_CANCEL;                          \
-                        goto task__top;                                        \
+                        goto task__top; /* cancelling stays set */             \
                 }                                                              \
-                if (!(cond))                                                   \
+                (cx)->cancelling = task__c_;                                   \
+                if (!task__ready_)                                             \
                         TASK__PEND();                                          \
+        }                                                                      \
         } while (0)
 
 /*

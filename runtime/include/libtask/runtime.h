@@ -181,7 +181,10 @@ TASK_API int task_block_on(task_runtime *rt, task_fn fn, void *frame,
  * with *@rc (if not NULL) set to 0 or -ECANCELED; false otherwise, having
  * registered the calling task to be woken when it ends.  Consumes one unit
  * of cooperative budget; with the budget spent it returns false and the
- * caller yields.  Only one task at a time may wait on a handle.
+ * caller yields.  Only one task at a time may wait on a handle.  Called in
+ * cancelling mode (an abort's last look, coro.h) it returns false and
+ * changes nothing: a registered waiter stays (waking an ended task later
+ * is harmless, and the reference goes when the joined task ends).
  */
 TASK_API bool task_join_poll(struct task_cx *cx, task_handle *h, int *rc);
 

@@ -179,44 +179,49 @@ struct task_select {
         TASK__SEL_CAT(pfx, TASK__SEL_COUNT(__VA_ARGS__))
 
 /*
- * The losers' cancellation pass: the branches are evaluated once more in
- * cancelling mode (their poll functions drop their waits and return false).
- */
-#define TASK__SEL_DROP(s, ...)                                                 \
-        ((cx)->cancelling = 1,                                                 \
-         TASK__SEL_DISPATCH(TASK__SDR, __VA_ARGS__)((s), __VA_ARGS__),         \
-         (cx)->cancelling = 0, 1)
-
-/* On abort: every branch is polled in cancelling mode, whatever it returns. */
-#define TASK__SEL_ALL_DROP(s, ...)                                             \
-        ((s)->which = -1,                                                      \
-         TASK__SEL_DISPATCH(TASK__SDR, __VA_ARGS__)((s), __VA_ARGS__), 0)
-
-/*
  * TASK_SELECT(f, s, cond0, cond1, ...) - await the first of 1 to 8
  * awaitables.  Each cond is a poll call, as in TASK_AWAIT (a primitive's
  * *_poll(), task_join_poll(), ...).  Each time the task is polled the
  * branches are polled in order (the select is *biased*: put first the one
  * that must win a tie) until one is ready; then s->which is its index, and
  * every other branch is polled once in cancelling mode, which drops the
- * wait it left queued, exactly as an abort would.  @s: a struct
- * task_select in the frame.  The conditions are expanded twice.
+ * wait it left queued, exactly as an abort would.  On an abort every branch
+ * is polled that way.  @s: a struct task_select in the frame.  The
+ * conditions are expanded twice (the polling pass and the dropping pass).
  *
  *     TASK_SELECT(f, &f->sel,
  *                 task_mpsc_recv_poll(cx, f->rx, &f->recv, &f->v, &f->rc),
  *                 task_notify_poll(cx, &shared->stop, &f->stop));
  *     if (f->sel.which == 1)
  *             TASK_RETURN(f);
+ *
+ * (Its own resume point rather than a TASK_AWAIT: the dropping pass must
+ * run after a win as well as on an abort.)
  */
 #define TASK_SELECT(f, s, ...)                                                 \
         do {                                                                   \
                 (s)->which = -1;                                               \
-                TASK_AWAIT(f,                                                  \
-                           (cx)->cancelling                                    \
-                               ? TASK__SEL_ALL_DROP((s), __VA_ARGS__)          \
-                               : ((TASK__SEL_DISPATCH(TASK__SEL, __VA_ARGS__)( \
-                                      (s), __VA_ARGS__)) &&                    \
-                                  TASK__SEL_DROP((s), __VA_ARGS__)));          \
+                TASK__MARK(f);                                                 \
+                TASK__FALLTHROUGH;                                             \
+        case __LINE__: {                                                       \
+                unsigned char task__c_ = (cx)->cancelling;                     \
+                int task__drop_ = task__c_ && (f)->co.lc != TASK__LC_CANCEL;   \
+                (cx)->cancelling = 0;                                          \
+                if (!task__drop_ &&                                            \
+                    !(TASK__SEL_DISPATCH(TASK__SEL,                            \
+                                         __VA_ARGS__)((s), __VA_ARGS__))) {    \
+                        (cx)->cancelling = task__c_;                           \
+                        TASK__PEND();                                          \
+                }                                                              \
+                /* Decided (which >= 0) or aborted (which == -1). */           \
+                (cx)->cancelling = 1;                                          \
+                TASK__SEL_DISPATCH(TASK__SDR, __VA_ARGS__)((s), __VA_ARGS__);  \
+                (cx)->cancelling = task__c_;                                   \
+                if (task__drop_) {                                             \
+                        (f)->co.lc = TASK__LC_CANCEL;                          \
+                        goto task__top;                                        \
+                }                                                              \
+        }                                                                      \
         } while (0)
 
 /*
