@@ -8,8 +8,9 @@
  *    thread at any time because task memory is never unmapped before the
  *    runtime is freed.  Header fields are read with relaxed atomic loads;
  *    a task that changes during the read shows a stale but real value.
- *  - Metrics are per-worker counters that only their worker writes (relaxed
- *    load + store); a reader sums relaxed loads.
+ *  - Metrics are per-worker counters that only their worker writes (a
+ *    load and a store; relaxed, except `ended`, released so that
+ *    tasks_alive never undercounts); a reader sums the loads.
  *  - The stall detector is a thread started only when the threshold knob is
  *    set.  Each worker's poll_seq is odd while a poll runs.  Every quarter
  *    threshold the monitor samples them: the same odd value seen for at

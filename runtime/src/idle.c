@@ -11,8 +11,8 @@
  *     searching (a searcher will find the work) and somebody sleeps.  The
  *     woken worker starts out searching.
  *  3. A searcher that finds work stops searching; if it was the last
- *     searcher it wakes another sleeper, so that the work it left behind
- *     keeps being spread (see worker.c).
+ *     searcher and work is left anywhere, it wakes another sleeper, so that
+ *     the work keeps being spread (see worker.c).
  *  4. The last searcher to park rechecks every queue after parking (see
  *     worker.c), so work published between its last look and its parking
  *     -- when the publisher saw a searcher and did not wake anyone -- is
@@ -75,17 +75,15 @@ static bool should_wake(struct task__idle *idle)
 
 bool task__idle_notify_wanted(struct task__idle *idle)
 {
-        /* As in worker_to_notify, before taking any lock. */
+        /* Rule 2; the fence orders the caller's publication of work before
+         * this read (pairs with the seq_cst RMW in transition_to_parked). */
         atomic_thread_fence(memory_order_seq_cst);
         return should_wake(idle);
 }
 
 int task__idle_worker_to_notify(struct task__idle *idle)
 {
-        /* Rule 2; the fence orders the caller's publication of work before
-         * this read (pairs with the seq_cst RMW in transition_to_parked). */
-        atomic_thread_fence(memory_order_seq_cst);
-        if (!should_wake(idle))
+        if (!task__idle_notify_wanted(idle))
                 return -1;
 
         task__spin_lock(&idle->lock);

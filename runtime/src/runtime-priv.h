@@ -91,7 +91,8 @@ struct task {
         /* Last suspension point; written by the polling worker. */
         _Atomic(const struct task_site *) site;
         _Atomic(const struct task_site *) spawn;
-        /* Global-queue link while queued there; free-list link when free. */
+        /* Global-queue link while queued there; a JoinSet's ready-list link
+         * once COMPLETE (sync/joinset.c); free-list link when free. */
         struct task *next;
         /* Join waiter: a task (low bits 00), a blocked thread (01) or a
          * JoinSet (10, sync/joinset.c). */
@@ -405,19 +406,28 @@ static inline void task__foreign_exit(struct task_runtime *rt, bool entered)
                                           memory_order_release);
 }
 
+/* A per-worker counter: single writer, so a load and a store, not an RMW. */
 static inline void task__metric_inc(_Atomic uint64_t *m, uint64_t by)
 {
-        /*
-         * Single writer: a load and a store, not an RMW.  Release (a plain
-         * store on x86): a reader that acquires a task's `ended` count also
-         * sees the `spawned` count of the spawn that preceded it (the task
-         * travelled through a queue in between), so task_runtime_metrics,
-         * reading all `ended` first, never counts fewer live tasks than
-         * there are.
-         */
+        /* Relaxed: a counter orders nothing (but see the next one). */
         atomic_store_explicit(
             m, atomic_load_explicit(m, memory_order_relaxed) + by,
-            memory_order_release);
+            memory_order_relaxed);
+}
+
+/*
+ * The `ended` counter.  Release: a reader that acquires a task's `ended`
+ * count also sees the `spawned` count of the spawn that preceded it (the
+ * spawner counted before pushing the task, and the task travelled through
+ * a queue's release/acquire to the worker that ended it), so
+ * task_runtime_metrics, reading all `ended` first, never counts fewer live
+ * tasks than there are.
+ */
+static inline void task__metric_inc_ended(_Atomic uint64_t *m)
+{
+        atomic_store_explicit(m,
+                              atomic_load_explicit(m, memory_order_relaxed) + 1,
+                              memory_order_release);
 }
 
 uint64_t task__now_ns(void);
@@ -446,6 +456,13 @@ void task__fill_info(struct task *t, struct task_info *ti, uint64_t st);
 
 /* ---- Join waiters (task.c) and JoinSets (sync/joinset.c) ------------------- */
 
+/* task.join_waiter's low bits: what kind of waiter the rest points to. */
+#define TASK__JW_THREAD ((uintptr_t)1)  /* a thread in task_join_blocking */
+#define TASK__JW_JOINSET ((uintptr_t)2) /* a JoinSet (sync/joinset.c) */
+#define TASK__JW_TAGS ((uintptr_t)3)    /* none: a task's waker */
+
+struct task_joinset;
+
 /*
  * Install @waiter as @t's join waiter (the handle owner only).  Returns
  * false when installed, true when @t had completed (then *@stp is its
@@ -460,9 +477,9 @@ static inline int task__join_result(uint64_t st)
 }
 
 /* The completer of a task whose join waiter is the JoinSet @set. */
-void task__joinset_notify(void *set, struct task *t);
+void task__joinset_notify(struct task_joinset *set, struct task *t);
 
 /* A JoinSet join waiter was taken back before completion (handle release). */
-void task__joinset_forget(void *set);
+void task__joinset_forget(struct task_joinset *set);
 
 #endif /* LIBTASK_RUNTIME_PRIV_H */

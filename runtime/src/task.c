@@ -38,7 +38,7 @@
 
 #define MAX_FRAME ((size_t)1 << 29)
 
-/* A thread blocked in task_join_blocking(): tagged with bit 0. */
+/* A thread blocked in task_join_blocking(): tagged TASK__JW_THREAD. */
 struct thread_waiter {
         _Atomic uint32_t done;
 };
@@ -68,24 +68,25 @@ static void drop_ref(struct task *t)
 
 static void wake_waiter(struct task *t, uintptr_t waiter)
 {
-        if (waiter & 2) {
-                task__joinset_notify((void *)(waiter & ~(uintptr_t)3), t);
-        } else if (waiter & 1) {
-                struct thread_waiter *tw =
-                    (struct thread_waiter *)(waiter & ~(uintptr_t)1);
+        void *p = (void *)(waiter & ~TASK__JW_TAGS);
+
+        if (waiter & TASK__JW_JOINSET) {
+                task__joinset_notify(p, t);
+        } else if (waiter & TASK__JW_THREAD) {
+                struct thread_waiter *tw = p;
                 /* Release: the joiner reads the task's final state after. */
                 atomic_store_explicit(&tw->done, 1, memory_order_release);
                 task__futex_wake(&tw->done, 1);
         } else if (waiter) {
-                task_wake((struct task *)waiter);
+                task_wake(p);
         }
 }
 
 static void drop_waiter(uintptr_t waiter)
 {
-        if (waiter & 2)
-                task__joinset_forget((void *)(waiter & ~(uintptr_t)3));
-        else if (waiter && !(waiter & 1))
+        if (waiter & TASK__JW_JOINSET)
+                task__joinset_forget((void *)(waiter & ~TASK__JW_TAGS));
+        else if (waiter && !(waiter & TASK__JW_THREAD))
                 drop_ref((struct task *)waiter);
 }
 
@@ -100,7 +101,7 @@ static void complete(struct task__worker *w, struct task *t, bool cancelled)
         uint64_t st = load_state(t, memory_order_acquire);
 
         if (w)
-                task__metric_inc(&w->m.ended, 1);
+                task__metric_inc_ended(&w->m.ended);
         else
                 atomic_fetch_add_explicit(&rt->ext_ended, 1,
                                           memory_order_release);
@@ -129,7 +130,9 @@ static void complete(struct task__worker *w, struct task *t, bool cancelled)
                 wake_waiter(t, atomic_load_explicit(&t->join_waiter,
                                                     memory_order_relaxed));
         }
-        drop_ref(t);
+        /* The runtime's reference.  No foreign_ops bracket: we are a worker,
+         * or the shutdown thread, before the runtime can be freed. */
+        unref(t);
 }
 
 /* ---- Spawn ----------------------------------------------------------------- */
@@ -396,8 +399,8 @@ void task_waker_drop(task_waker *w)
 /* ---- Join handles ---------------------------------------------------------- */
 
 /*
- * Install @waiter (a task reference, a thread waiter tagged with bit 0, or
- * a JoinSet tagged with bit 1) as the join
+ * Install @waiter (a task reference, a thread waiter tagged TASK__JW_THREAD
+ * or a JoinSet tagged TASK__JW_JOINSET) as the join
  * waiter.  Returns false, having installed it, or true when the task has
  * completed meanwhile (then @waiter was not installed; *@stp is the final
  * state).  Called only by the handle's owner.
@@ -484,7 +487,7 @@ int task_join_blocking(task_handle *h)
 
         struct thread_waiter tw;
         atomic_init(&tw.done, 0);
-        if (task__join_install(h, (uintptr_t)&tw | 1, &st))
+        if (task__join_install(h, (uintptr_t)&tw | TASK__JW_THREAD, &st))
                 return task__join_result(st);
         /* Acquire: pairs with the completer's release store of done. */
         while (atomic_load_explicit(&tw.done, memory_order_acquire) == 0)

@@ -16,8 +16,8 @@
  *  4. Still nothing: park (see park() below for the no-lost-wake-up steps).
  *
  * Running a task: a worker that was searching stops searching, and if it
- * was the last searcher it wakes a sleeper (work is probably coming in
- * bursts).  After the poll, the task in the LIFO slot -- the one the poll
+ * was the last searcher and work is left anywhere it wakes a sleeper (see
+ * run_task for why only then).  After the poll, the task in the LIFO slot -- the one the poll
  * spawned or woke last -- runs at once, at most `max_lifo_polls` (3) times in
  * a row; then it goes to the back of the queue, so that two tasks waking
  * each other cannot starve the rest.

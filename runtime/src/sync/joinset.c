@@ -3,7 +3,7 @@
  * (libtask/joinset.h).
  *
  * How a finished task finds the set: the set installs itself as each
- * task's join waiter, tagged with bit 1 (task.c's wake_waiter()).  The
+ * task's join waiter, tagged TASK__JW_JOINSET (task.c's wake_waiter()).  The
  * task's completer then calls task__joinset_notify(), which appends the
  * task to the set's ready list (linked through task.next, free once a task
  * is COMPLETE: no run queue holds it any more) and wakes the task waiting
@@ -77,9 +77,8 @@ static void ready_push(struct task_joinset *set, struct task *t)
         set->ready_tail = t;
 }
 
-void task__joinset_notify(void *p, struct task *t)
+void task__joinset_notify(struct task_joinset *set, struct task *t)
 {
-        struct task_joinset *set = p;
         task_waker *w = NULL;
 
         task__spin_lock(&set->lock);
@@ -94,9 +93,9 @@ void task__joinset_notify(void *p, struct task *t)
         set_unref(set);
 }
 
-void task__joinset_forget(void *p)
+void task__joinset_forget(struct task_joinset *set)
 {
-        set_unref(p);
+        set_unref(set);
 }
 
 int task_joinset_spawn_at(task_joinset *set, task_runtime *rt, task_fn fn,
@@ -123,7 +122,7 @@ int task_joinset_spawn_at(task_joinset *set, task_runtime *rt, task_fn fn,
                 return r;
         (void)task_waker_clone(h); /* the entry's own reference */
         atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
-        if (task__join_install(h, (uintptr_t)set | 2, &st)) {
+        if (task__join_install(h, (uintptr_t)set | TASK__JW_JOINSET, &st)) {
                 /* It ended already: nobody will notify; queue it here. */
                 set_unref(set); /* never the last: the owner holds one */
                 task__spin_lock(&set->lock);
