@@ -362,7 +362,6 @@ struct task_runtime {
         pthread_cond_t monitor_cv;
         bool monitor_stop; /* under monitor_mu */
         _Atomic uint64_t stalls;
-        _Atomic uint64_t cleanup_suspended;
         /*
          * Operations in flight on threads that are not this runtime's
          * workers and that may touch its memory after giving up their last

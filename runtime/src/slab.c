@@ -233,7 +233,7 @@ struct task *task__task_alloc(struct task__heap *h, size_t size)
         uint32_t bump =
             p ? atomic_load_explicit(&p->bump, memory_order_relaxed) : 0;
         if (!p || bump == p->nslots) {
-                p = page_new(h, class_of(size));
+                p = page_new(h, cls);
                 if (!p)
                         return NULL;
                 c->page = p;

@@ -143,8 +143,7 @@ static void init_task(struct task *t, struct task__heap *h, task_fn fn,
 {
         uint64_t large = load_state(t, memory_order_relaxed) & TASK_ST_LARGE;
 
-        if (size)
-                memcpy(task__frame(t), frame, size);
+        memcpy(task__frame(t), frame, size);
         atomic_store_explicit(&t->id, task__id_next(h), memory_order_relaxed);
         atomic_store_explicit(&t->fn, fn, memory_order_relaxed);
         atomic_store_explicit(&t->site, NULL, memory_order_relaxed);
@@ -247,13 +246,9 @@ void task__poll(struct task__worker *w, struct task *t)
         atomic_store_explicit(&w->poll_seq, seq + 2, memory_order_relaxed);
         task__metric_inc(&w->m.polls, 1);
 
-        if (TASK__UNLIKELY_(cx.cancelling && r == TASK_PENDING)) {
-                /* The cleanup suspended (a documented hazard): end it. */
-                atomic_fetch_add_explicit(&rt->cleanup_suspended, 1,
-                                          memory_order_relaxed);
-                r = TASK_DONE;
-        }
-        if (r != TASK_PENDING) {
+        /* A cancelling poll ends the task, even if its cleanup suspended
+         * (a documented hazard). */
+        if (r != TASK_PENDING || TASK__UNLIKELY_(cx.cancelling)) {
                 complete(w, t, cx.cancelling);
                 return;
         }
@@ -296,9 +291,7 @@ void task__cancel_at_shutdown(struct task *t)
             .cancelling = 1,
         };
         task_fn fn = atomic_load_explicit(&t->fn, memory_order_relaxed);
-        if (fn(&cx, task__frame(t)) == TASK_PENDING)
-                atomic_fetch_add_explicit(&rt->cleanup_suspended, 1,
-                                          memory_order_relaxed);
+        (void)fn(&cx, task__frame(t)); /* ends the task even if it suspends */
         complete(NULL, t, true);
 }
 
