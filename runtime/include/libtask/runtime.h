@@ -61,14 +61,15 @@ enum task_flavor {
 struct task_runtime_opts {
         enum task_flavor flavor; /* TASK_MULTI_THREAD */
         unsigned workers;        /* 0: CPUs (or $LIBTASK_WORKERS); max 1024 */
-        unsigned queue_size; /* local queue, power of two 2..65536; 0: 256 */
-        unsigned
-            global_queue_interval; /* ticks between global-queue checks; 0: 61 */
-        unsigned budget;           /* cooperative budget per poll; 0: 128 */
-        unsigned max_lifo_polls;   /* LIFO polls in a row; 0: 3 */
-        bool disable_lifo_slot;    /* false */
-        const char
-            *thread_name; /* prefix (10 chars) + "-N"; NULL: "task-wrk" */
+        /* Local queue: a power of two, 2..65536; 0: 256. */
+        unsigned queue_size;
+        /* Ticks between global-queue checks; 0: 61. */
+        unsigned global_queue_interval;
+        unsigned budget;         /* cooperative budget per poll; 0: 128 */
+        unsigned max_lifo_polls; /* LIFO polls in a row; 0: 3 */
+        bool disable_lifo_slot;  /* false */
+        /* Worker thread names: prefix (10 chars) + "-N"; NULL: "task-wrk". */
+        const char *thread_name;
         void (*on_thread_start)(void *arg); /* called on each worker thread */
         void (*on_thread_stop)(void *arg);  /* ... before it exits */
         void *hook_arg;
