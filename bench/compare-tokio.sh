@@ -87,24 +87,25 @@ bin=${bin:-$top/build/bench/task-bench}
 ours_list=$("$bin" --help 2>&1 | sed -n 's/^workloads: //p' || true)
 [[ -n $ours_list ]] || die "$bin --help printed no workload list"
 [[ -n $only ]] || only=$ours_list
-# Split the list: the twin's workloads, and the peer's (everything else).
-twin_known=",mutex_contended,mutex_handoff,"
-peer_only="" twin_only=""
+# Split the list: the twin's workloads (its usage line lists them), and
+# the peer's (everything else).  The twin is built only when it will run.
+peer_only="" twin_only="" twin=""
+if [[ $mode != mem ]]; then
+        [[ -d /root/.cargo/bin && ":$PATH:" != *":/root/.cargo/bin:"* ]] && PATH=/root/.cargo/bin:$PATH
+        (cd "$here/tokio-twin" && cargo build --release --offline --quiet) ||
+                die "cannot build bench/tokio-twin (needs cargo and librust-tokio-dev)"
+        twin=/tmp/libtask-tokio-twin/target/release/tokio-twin
+        twin_known=,$("$twin" --help 2>&1 | sed -n 's/^workloads: //p'),
+        [[ $twin_known != ",," ]] || die "$twin --help printed no workload list"
+fi
 IFS=, read -r -a only_arr <<<"$only"
 for w in "${only_arr[@]}"; do
-        if [[ $twin_known == *",$w,"* ]]; then
+        if [[ -n $twin && ${twin_known:-} == *",$w,"* ]]; then
                 twin_only+=${twin_only:+,}$w
         else
                 peer_only+=${peer_only:+,}$w
         fi
 done
-twin=""
-if [[ -n $twin_only ]]; then
-        [[ -d /root/.cargo/bin && ":$PATH:" != *":/root/.cargo/bin:"* ]] && PATH=/root/.cargo/bin:$PATH
-        (cd "$here/tokio-twin" && cargo build --release --offline --quiet) ||
-                die "cannot build bench/tokio-twin (needs cargo and librust-tokio-dev)"
-        twin=/tmp/libtask-tokio-twin/target/release/tokio-twin
-fi
 
 if [[ -z $out ]]; then
         out=$(mktemp /tmp/compare-tokio.XXXXXX.txt)

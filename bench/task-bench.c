@@ -333,7 +333,10 @@ static void spawn_many_local(task_runtime *rt, const struct opts *o)
 /*
  * From the main thread (not a worker: every spawn goes through the global
  * queue), spawn NUM_SPAWN empty tasks keeping their join handles, then
- * block_on a task that joins and releases each handle in order.
+ * block_on a task that joins and releases each handle in order.  One
+ * difference in shape: Tokio's block_on polls its future on the calling
+ * thread, ours runs it as a task on a worker (joining from main with
+ * task_join_blocking instead measured about 74 against 66 ns/op).
  */
 struct empty_frame {
         TASK_FRAME;

@@ -72,6 +72,8 @@ function fail(msg) { printf "%s:%d: %s\n", page, NR, msg > "/dev/stderr"; bad = 
 END {
         if (state == "block")
                 fail("unterminated block for " name)
+        if (state == "marker")
+                fail("marker for " name " is not followed by a ```c block")
         exit bad
 }' "$md" || exit 1
 done

@@ -1,5 +1,5 @@
 /*
- * helpers.h - what the runtime test suites share.
+ * helpers.h - what the test suites (tests/runtime/, tests/sync/) share.
  *
  * - Failure recording usable from any thread.  Criterion's cr_assert() may
  *   only be called from the test's own thread (it longjmps out of the test),
@@ -58,21 +58,21 @@
 
 #if TEST_ASAN
 #include <sanitizer/lsan_interface.h>
+#endif
 
 /*
  * Defaults for the sanitizer runtimes; the *_OPTIONS environment variables
  * still win.  A UBSan report aborts the test, so that Criterion counts it as
- * crashed instead of passed with a report on stderr.  No LSan suppression:
- * tests/meson.build runs ASan builds with CRITERION_JOBS=1, where
- * Criterion's runner leaks nothing.
+ * crashed instead of passed with a report on stderr (defined in every build:
+ * only a UBSan runtime calls it, whatever else is enabled).  No LSan
+ * suppression: tests/meson.build runs ASan builds with CRITERION_JOBS=1,
+ * where Criterion's runner leaks nothing.
  */
 const char *__ubsan_default_options(void);
 const char *__ubsan_default_options(void)
 {
         return "halt_on_error=1:print_stacktrace=1";
 }
-
-#endif
 
 /*
  * The size factor for heavy tests.  $LIBTASK_TEST_SCALE wins; otherwise
