@@ -10,6 +10,7 @@
 #include "runtime-priv.h"
 
 #include <errno.h>
+#include <string.h>
 
 /* A member: waits on its gate (if any), then reports its index. */
 struct member {
@@ -114,17 +115,18 @@ Test(joinset, empty_set_is_echild_at_once, .timeout = 10)
         task_runtime *rt = test_rt_new_mt(1);
         task_joinset *set;
         struct joiner j = {0};
-        task_handle *h, *out = (task_handle *)&j;
+        task_handle *out = (task_handle *)&j;
         int rc = 7;
 
         cr_assert_eq(task_joinset_new(&set), 0);
         cr_assert_eq(task_joinset_len(set), 0);
         cr_assert_eq(task_joinset_try_join_next(set, &out, &rc), -ECHILD);
+        cr_assert_eq(out, (task_handle *)&j, "-ECHILD must leave *out alone");
+        cr_assert_eq(rc, 7);
         j.set = set;
         cr_assert_eq(task_block_on(rt, joiner, &j, sizeof j), 0);
         cr_assert_eq(j.n, 0);
         cr_assert_eq(j.end_rc, -ECHILD);
-        (void)h;
         task_joinset_free(set);
         test_rt_free(rt);
 }
@@ -179,8 +181,9 @@ Test(joinset, abort_all_joins_cancelled, .timeout = 20)
         j.set = set;
         cr_assert_eq(task_block_on(rt, joiner, &j, sizeof j), 0);
         cr_assert_eq(j.n, 20);
+        /* The gate never opens: every member can only have been aborted. */
         for (int k = 0; k < 20; k++)
-                cr_assert(j.rcs[k] == -ECANCELED || j.rcs[k] == 0);
+                cr_assert_eq(j.rcs[k], -ECANCELED, "k=%d: %d", k, j.rcs[k]);
         cr_assert_eq(atomic_load(&cleanups), 20);
         task_joinset_free(set);
         gate_destroy(&g);
@@ -210,6 +213,28 @@ Test(joinset, free_aborts_running_tasks, .timeout = 20)
         test_rt_free(rt);
 }
 
+/* True when the task with @id has been polled and is now idle, suspended. */
+struct find {
+        uint64_t id;
+        bool idle;
+};
+
+static int find_cb(const struct task_info *ti, void *arg)
+{
+        struct find *fd = arg;
+        if (ti->id != fd->id)
+                return 0;
+        fd->idle = ti->suspend && strcmp(ti->state, "idle") == 0;
+        return 1;
+}
+
+static bool suspended(task_runtime *rt, uint64_t id)
+{
+        struct find fd = {.id = id};
+        task_runtime_dump(rt, find_cb, &fd);
+        return fd.idle;
+}
+
 /* join_next inside a task that is aborted while it waits. */
 Test(joinset, aborted_join_next_takes_nothing, .timeout = 20)
 {
@@ -227,7 +252,8 @@ Test(joinset, aborted_join_next_takes_nothing, .timeout = 20)
         j.set = set;
         cr_assert_eq(TASK_SPAWN(rt, joiner, &j, &jh), 0);
         cr_assert(WAIT_UNTIL(gate_has_waiter(&g), 5000));
-        sleep_ms(20); /* let the joiner suspend in join_next */
+        /* The joiner's only suspension point is its join_next. */
+        cr_assert(WAIT_UNTIL(suspended(rt, task_handle_id(jh)), 5000));
         task_abort(jh);
         cr_assert_eq(task_join_blocking(jh), -ECANCELED);
         task_handle_release(jh);

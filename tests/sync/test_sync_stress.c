@@ -2,8 +2,9 @@
  * test_sync_stress.c - no lost wake-ups, no lost permits, across workers
  * that steal from each other: many tasks select between two one-permit
  * semaphores millions of times (scaled by $LIBTASK_TEST_SCALE), with and
- * without a storm of aborts hitting tasks while they wait, and JoinSets
- * fed and drained from several tasks at once.  Every run ends by checking
+ * without a storm of aborts hitting tasks while they wait, and a JoinSet of
+ * such pickers drained as they finish, on both runtime flavors.  Every run
+ * ends by checking
  * that every permit came back and that nobody is left queued.
  */
 #include "helpers.h"
@@ -145,7 +146,7 @@ Test(sync_stress, aborts_while_waiting_lose_no_permit, .timeout = 300)
         test_rt_free(rt);
 }
 
-/* Current-thread: the same pickers, driven by block_on of a joiner. */
+/* The same pickers in a JoinSet that a block_on task spawns and drains. */
 struct joiner {
         TASK_FRAME;
         task_joinset *set;
