@@ -6,7 +6,9 @@
  * cancellation of sends (the value stays the caller's, even after a slot
  * was granted) and of receives (nothing lost), blocking calls from
  * threads, both runtime flavors, bad input, -ENOMEM, and stresses with
- * stealing and with ends dropped at random moments.
+ * stealing and with ends dropped at random moments (among them the
+ * receiver's drop failing more than one wake batch of queued senders while
+ * they drop their ends).
  *
  * -ENOMEM uses the internal fault-injection hook when the suite is linked
  * with libtask_internal; against the shared library (where the hook is
@@ -639,6 +641,71 @@ static int granted_wait(struct task_cx *cx, void *arg)
         TASK_JOIN(f, f->h, &f->rc_join);
         task_handle_release(f->h);
         TASK_END(f);
+}
+
+/*
+ * A send op left queued on a full bounded channel and then used for an
+ * unbounded send (a poll function that does not suspend in between): the
+ * stale wait is cancelled, as on every other path, so nothing stays queued
+ * on the first channel with the task's waker and its value.
+ */
+struct reuse_op {
+        TASK_FRAME;
+        task_mpsc_tx *full, *ub;
+        struct task_mpsc_send op;
+        uint64_t v;
+        int rc1, rc2;
+        bool ready1, queued1;
+};
+
+static int reuse_op(struct task_cx *cx, void *arg)
+{
+        struct reuse_op *f = arg;
+        TASK_BEGIN(f);
+        f->v = 1;
+        f->ready1 = task_mpsc_send_poll(cx, f->full, &f->op, &f->v, &f->rc1);
+        f->queued1 = task_wait_pending(&f->op.w);
+        f->v = 2;
+        TASK_MPSC_SEND(f, f->ub, &f->op, &f->v, &f->rc2);
+        TASK_END(f);
+}
+
+Test(mpsc, send_op_pending_elsewhere_cancelled_by_unbounded_send, .timeout = 10)
+{
+        task_runtime *rt = test_rt_new_mt(2);
+        task_mpsc_tx *tx, *utx;
+        task_mpsc_rx *rx, *urx;
+        task_handle *h;
+        uint64_t v = 100;
+
+        cr_assert_eq(task_mpsc_new(1, sizeof v, &tx, &rx), 0);
+        cr_assert_eq(task_mpsc_unbounded_new(sizeof v, &utx, &urx), 0);
+        cr_assert_eq(task_mpsc_try_send(tx, &v), 0); /* full */
+        struct reuse_op f = {.full = tx, .ub = utx, .rc2 = 1};
+        cr_assert_eq(TASK_SPAWN(rt, reuse_op, &f, &h), 0);
+        cr_assert_eq(task_join_blocking(h), 0);
+        struct reuse_op *rf = task_handle_frame(h);
+        cr_assert_not(rf->ready1);
+        cr_assert(rf->queued1, "the first send did not queue");
+        cr_assert_eq(rf->rc2, 0);
+        cr_assert_not(task_wait_pending(&rf->op.w));
+        cr_assert_eq(task_mpsc_try_recv(urx, &v), 0);
+        cr_assert_eq(v, 2);
+        /* The bounded channel: its value, then nothing (1 was never sent),
+         * and its room is free for anyone (no stale waiter was granted). */
+        cr_assert_eq(task_mpsc_try_recv(rx, &v), 0);
+        cr_assert_eq(v, 100);
+        cr_assert_eq(task_mpsc_try_recv(rx, &v), -EAGAIN);
+        v = 3;
+        cr_assert_eq(task_mpsc_try_send(tx, &v), 0);
+        cr_assert_eq(task_mpsc_try_recv(rx, &v), 0);
+        cr_assert_eq(v, 3);
+        task_handle_release(h);
+        task_mpsc_tx_drop(tx);
+        task_mpsc_rx_drop(rx);
+        task_mpsc_tx_drop(utx);
+        task_mpsc_rx_drop(urx);
+        test_rt_free(rt);
 }
 
 Test(mpsc, recv_waits_for_granted_sender, .timeout = 10)
@@ -1408,6 +1475,122 @@ Test(mpsc, stress_abort_receivers, .timeout = 300)
                 cr_assert_eq(task_join_blocking(hs), 0);
                 task_handle_release(hs);
                 task_mpsc_rx_drop(rx);
+        }
+        test_rt_free(rt);
+}
+
+/*
+ * The receiver's drop fails more queued senders than one wake batch (32),
+ * releasing the lock between batches, while aborted sender tasks drop
+ * their ends in their cleanups and failed threads and tasks drop theirs:
+ * whichever end goes last frees the channel, never one still using it
+ * (the closer holds its reference until it is done; ASan/TSan check).
+ */
+struct send_once {
+        TASK_FRAME;
+        task_mpsc_tx *tx;
+        struct task_mpsc_send op;
+        uint64_t v;
+        int rc;
+};
+
+static int send_once(struct task_cx *cx, void *arg)
+{
+        struct send_once *f = arg;
+        TASK_BEGIN(f);
+        f->rc = 1;
+        TASK_MPSC_SEND(f, f->tx, &f->op, &f->v, &f->rc);
+        TASK_CLEANUP(f);
+        task_mpsc_tx_drop(f->tx);
+        f->tx = NULL;
+        TASK_END(f);
+}
+
+static void *send_once_blocking(void *p)
+{
+        task_mpsc_tx *tx = p;
+        uint64_t v = 7;
+        int rc = task_mpsc_send_blocking(tx, &v);
+
+        task_mpsc_tx_drop(tx);
+        return (void *)(intptr_t)rc;
+}
+
+struct rx_dropper {
+        task_mpsc_rx *rx;
+        atomic_int go;
+};
+
+static void *drop_rx_when_told(void *p)
+{
+        struct rx_dropper *d = p;
+
+        while (!atomic_load(&d->go))
+                sched_yield();
+        task_mpsc_rx_drop(d->rx);
+        return NULL;
+}
+
+Test(mpsc, rx_drop_fails_batches_while_senders_drop, .timeout = 120)
+{
+        enum { NT = 72, NTH = 8 };
+        int rounds = (int)test_scaled(40, 6);
+        task_runtime *rt = test_rt_new_mt(2);
+
+        for (int r = 0; r < rounds; r++) {
+                struct rx_dropper d = {0};
+                task_mpsc_tx *tx;
+                task_handle *h[NT];
+                pthread_t th[NTH], dt;
+                uint64_t v = 0;
+
+                cr_assert_eq(task_mpsc_new(1, sizeof v, &tx, &d.rx), 0);
+                cr_assert_eq(task_mpsc_try_send(tx, &v), 0); /* full */
+                for (int i = 0; i < NTH; i++)
+                        cr_assert_eq(pthread_create(&th[i], NULL,
+                                                    send_once_blocking,
+                                                    task_mpsc_tx_clone(tx)),
+                                     0);
+                for (int i = 0; i < NT; i++) {
+                        struct send_once f = {.tx = task_mpsc_tx_clone(tx),
+                                              .v = (uint64_t)i};
+                        cr_assert_eq(TASK_SPAWN(rt, send_once, &f, &h[i]), 0);
+                }
+                for (int i = 0; i < NT; i++)
+                        cr_assert(WAIT_UNTIL(
+                            task_wait_pending(
+                                &((struct send_once *)task_handle_frame(h[i]))
+                                     ->op.w),
+                            5000));
+                task_mpsc_tx_drop(tx);
+                cr_assert_eq(pthread_create(&dt, NULL, drop_rx_when_told, &d),
+                             0);
+                /* Aborts before, around and after the drop begins. */
+                for (int i = 0; i < NT; i += 2) {
+                        if (i == (r % 4) * NT / 4)
+                                atomic_store(&d.go, 1);
+                        task_abort(h[i]);
+                }
+                atomic_store(&d.go, 1);
+                for (int i = 0; i < NTH; i++) {
+                        void *rc;
+                        pthread_join(th[i], &rc);
+                        cr_assert_eq((intptr_t)rc, -EPIPE);
+                }
+                for (int i = 0; i < NT; i++) {
+                        int rc = task_join_blocking(h[i]);
+                        struct send_once *f = task_handle_frame(h[i]);
+                        if (i % 2 || rc == 0) {
+                                /* Not aborted, or failed and done first. */
+                                cr_assert_eq(rc, 0, "round %d task %d", r, i);
+                                cr_assert_eq(f->rc, -EPIPE);
+                        } else {
+                                cr_assert_eq(rc, -ECANCELED);
+                        }
+                        cr_assert_null(f->tx); /* dropped by the cleanup */
+                        task_handle_release(h[i]);
+                }
+                pthread_join(dt, NULL);
         }
         test_rt_free(rt);
 }

@@ -114,8 +114,9 @@ TASK_API int task_broadcast_subscribe(task_broadcast_tx *tx,
 /*
  * task_broadcast_rx_clone - a new receiver at the same position as @rx: it
  * will see the same values @rx has not received yet (and lag the same way).
- * @rx must not be in use by another thread during the call.  Returns 0,
- * -EINVAL or -ENOMEM.
+ * *@out is owned by the caller (task_broadcast_rx_drop).  @rx must not be
+ * in use by another thread during the call.  Returns 0, -EINVAL or -ENOMEM
+ * (then *@out is untouched).
  */
 TASK_API int task_broadcast_rx_clone(task_broadcast_rx *rx,
                                      task_broadcast_rx **out);
@@ -124,7 +125,9 @@ TASK_API int task_broadcast_rx_clone(task_broadcast_rx *rx,
  * task_broadcast_resubscribe - a new receiver at the channel's tail, as
  * task_broadcast_subscribe() would make, from a receiver (Tokio's
  * Receiver::resubscribe).  Works after the channel closed (the new receiver
- * then gets -EPIPE at once).  Returns 0, -EINVAL or -ENOMEM.
+ * then gets -EPIPE at once).  *@out is owned by the caller
+ * (task_broadcast_rx_drop).  Returns 0, -EINVAL or -ENOMEM (then *@out is
+ * untouched).
  */
 TASK_API int task_broadcast_resubscribe(task_broadcast_rx *rx,
                                         task_broadcast_rx **out);

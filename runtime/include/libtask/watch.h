@@ -78,7 +78,8 @@ struct task_watch_changed {
  * @rx: receives the first receiver (task_watch_rx_drop), or NULL.  It has
  *      seen the initial value: waiting for a change waits for a send.
  * Returns 0, -EINVAL (NULL @tx, NULL @initial with @elem_size > 0) or
- * -ENOMEM; on failure nothing was created.  @initial stays the caller's.
+ * -ENOMEM; on failure nothing was created and *@tx, *@rx are untouched.
+ * @initial stays the caller's.
  */
 TASK_API int task_watch_new(size_t elem_size, const void *initial,
                             task_watch_tx **tx, task_watch_rx **rx);
@@ -96,7 +97,9 @@ TASK_API void task_watch_tx_drop(task_watch_tx *tx);
 
 /*
  * task_watch_subscribe - a new receiver that has seen the current value
- * (Tokio's Sender::subscribe).  Returns 0, -EINVAL or -ENOMEM.
+ * (Tokio's Sender::subscribe).  *@out is the caller's: drop it with
+ * task_watch_rx_drop().  Returns 0, -EINVAL or -ENOMEM; on failure *@out
+ * is untouched and nothing was created.
  */
 TASK_API int task_watch_subscribe(task_watch_tx *tx, task_watch_rx **out);
 
@@ -200,7 +203,9 @@ TASK_API int task_watch_changed_blocking(task_watch_rx *rx);
 
 /*
  * task_watch_rx_clone - a new receiver that has seen what @rx has seen.
- * Returns 0, -EINVAL or -ENOMEM.
+ * *@out is the caller's: drop it with task_watch_rx_drop().  @rx must not
+ * be in use by another thread during the call.  Returns 0, -EINVAL or
+ * -ENOMEM; on failure *@out is untouched and nothing was created.
  */
 TASK_API int task_watch_rx_clone(task_watch_rx *rx, task_watch_rx **out);
 

@@ -15,8 +15,8 @@
  * CLOSED.  Invariants:
  *
  *  - Senders (and whoever changes the queue, the counts or CLOSED) hold
- *    `lock`; so positions are written one at a time, in order, and the
- *    tail is only stored under the lock.
+ *    the lock (`c.lock`); so positions are written one at a time, in
+ *    order, and the tail is only stored under the lock.
  *  - A receiver owns its `next` (the position it reads next); it is not
  *    shared, so a receiver is used by one task or thread at a time.
  *  - Position p is held while tail - p <= capacity.  A receiver with
@@ -31,9 +31,9 @@
  *    send of position p completes the waiters with want <= p, which are
  *    exactly those queued before it; waiters that queue while the sender
  *    has dropped the lock to wake a full batch are left for the next send.
- *  - The channel is freed by whoever drops the last end (both counts zero,
- *    checked under the lock); no waiter can be left then, since waiters are
- *    receivers.
+ *  - The ends, the queue and the close are chan-priv.h's (the word there is
+ *    `tail`): the channel is freed by whoever drops the last end, and no
+ *    waiter can be left then, since waiters are receivers.
  *
  * Orderings (the seqlock protocol of Boehm, "Can seqlocks get along with
  * programming language memory models?", 2012, per slot):
@@ -52,7 +52,7 @@
  * 0): the woken receiver reads the ring itself, which is what makes a
  * receive cancellation-safe (nothing is consumed until the poll returns).
  */
-#include "sync/wait-priv.h"
+#include "sync/chan-priv.h"
 
 #include <libtask/broadcast.h>
 
@@ -60,8 +60,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BC_CLOSED UINT64_C(1)
-#define BC_SHIFT 1
+#define BC_CLOSED TASK__CHAN_CLOSED
+#define BC_SHIFT TASK__CHAN_SHIFT
 
 struct task_broadcast {
         /* Read-only after creation. */
@@ -74,10 +74,8 @@ struct task_broadcast {
         /* Stored by senders under the lock; loaded by receivers without. */
         _Alignas(TASK__CACHELINE) _Atomic uint64_t tail;
 
-        /* Under the lock. */
-        _Alignas(TASK__CACHELINE) struct task__spinlock lock;
-        size_t tx_count, rx_count;
-        struct task_waitq waiters;
+        /* The lock, the ends' counts, the waiting receivers. */
+        _Alignas(TASK__CACHELINE) struct task__chan c;
 };
 
 struct task_broadcast_rx {
@@ -97,39 +95,6 @@ static const struct task_wait_ops bc_wait_ops = {
 static inline _Atomic uint64_t *bc_slot(struct task_broadcast *ch, uint64_t p)
 {
         return ch->ring + (size_t)(p & ch->mask) * ch->stride;
-}
-
-/* Store @n bytes from @src as relaxed 64-bit words. */
-static void words_store(_Atomic uint64_t *dst, const void *src, size_t n)
-{
-        const unsigned char *s = src;
-        uint64_t v;
-
-        for (; n >= 8; n -= 8, s += 8) {
-                memcpy(&v, s, 8);
-                atomic_store_explicit(dst++, v, memory_order_relaxed);
-        }
-        if (n) {
-                v = 0;
-                memcpy(&v, s, n);
-                atomic_store_explicit(dst, v, memory_order_relaxed);
-        }
-}
-
-/* Load @n bytes into @out from relaxed 64-bit words. */
-static void words_load(void *out, _Atomic uint64_t *src, size_t n)
-{
-        unsigned char *d = out;
-        uint64_t v;
-
-        for (; n >= 8; n -= 8, d += 8) {
-                v = atomic_load_explicit(src++, memory_order_relaxed);
-                memcpy(d, &v, 8);
-        }
-        if (n) {
-                v = atomic_load_explicit(src, memory_order_relaxed);
-                memcpy(d, &v, n);
-        }
 }
 
 /* ---- Receiving ------------------------------------------------------------ */
@@ -167,7 +132,7 @@ static int bc_try(struct task_broadcast_rx *rx, void *out, uint64_t *missed)
          * which the words hold the value. */
         uint64_t s = atomic_load_explicit(&slot[0], memory_order_acquire);
         if (s == want) {
-                words_load(out, slot + 1, ch->elem_size);
+                task__words_load(out, slot + 1, ch->elem_size);
                 /* Acquire fence: if we read a word of a later write, the
                  * seq load below sees that write's odd seq (it pairs with
                  * the sender's release fence). */
@@ -196,15 +161,9 @@ static bool bc_must_wait_locked(struct task_broadcast_rx *rx)
 static void bc_cancel(struct task_wait *w)
 {
         struct task_broadcast_rx *rx = w->obj;
-        struct task_broadcast *ch = rx->ch;
 
-        task__spin_lock(&ch->lock);
-        uint32_t st = task__wait_state(w);
-        if (st == TASK_WAIT_QUEUED)
-                task__wait_unqueue(&ch->waiters, w);
-        else if (st == TASK_WAIT_DONE)
-                task__wait_reset(w); /* woken, nothing consumed */
-        task__spin_unlock(&ch->lock);
+        /* Woken or not, nothing was consumed. */
+        task__chan_cancel(&rx->ch->c, w);
 }
 
 bool task_broadcast_recv_poll(struct task_cx *cx, task_broadcast_rx *rx,
@@ -244,18 +203,18 @@ bool task_broadcast_recv_poll(struct task_cx *cx, task_broadcast_rx *rx,
                 r = bc_try(rx, out, missed);
                 if (r != -EAGAIN)
                         break;
-                task__spin_lock(&ch->lock);
+                task__spin_lock(&ch->c.lock);
                 if (bc_must_wait_locked(rx)) {
                         w->arg = rx->next;
                         w->result = 0;
-                        task__wait_enqueue(cx, &ch->waiters, w, rx,
+                        task__wait_enqueue(cx, &ch->c.waiters, w, rx,
                                            &bc_wait_ops);
-                        task__spin_unlock(&ch->lock);
+                        task__spin_unlock(&ch->c.lock);
                         if (spent)
                                 cx->budget++; /* not ready: give it back */
                         return false;
                 }
-                task__spin_unlock(&ch->lock); /* a value came: read it */
+                task__spin_unlock(&ch->c.lock); /* a value came: read it */
         }
         if (rc)
                 *rc = r;
@@ -283,41 +242,19 @@ int task_broadcast_recv_blocking(task_broadcast_rx *rx, void *out,
                 if (r != -EAGAIN)
                         return r;
                 struct task_wait w = {0};
-                task__spin_lock(&ch->lock);
+                task__spin_lock(&ch->c.lock);
                 if (!bc_must_wait_locked(rx)) {
-                        task__spin_unlock(&ch->lock);
+                        task__spin_unlock(&ch->c.lock);
                         continue;
                 }
                 w.arg = rx->next;
-                task__wait_enqueue(NULL, &ch->waiters, &w, rx, &bc_wait_ops);
-                task__spin_unlock(&ch->lock);
+                task__wait_enqueue(NULL, &ch->c.waiters, &w, rx, &bc_wait_ops);
+                task__spin_unlock(&ch->c.lock);
                 task__wait_block(&w); /* DONE: look at the ring again */
         }
 }
 
 /* ---- Sending -------------------------------------------------------------- */
-
-/*
- * Under the lock: complete the queued receivers with want <= @upto (all of
- * them for UINT64_MAX), dropping the lock to wake each full batch.
- */
-static void bc_wake_locked(struct task_broadcast *ch, uint64_t upto,
-                           struct task__wakelist *wl)
-{
-        struct task_wait *w;
-
-        while ((w = ch->waiters.head) != NULL && w->arg <= upto) {
-                if (task__wakelist_full(wl)) {
-                        task__spin_unlock(&ch->lock);
-                        task__wakelist_wake(wl);
-                        task__spin_lock(&ch->lock);
-                        continue; /* the queue may have changed */
-                }
-                task__waitq_remove(&ch->waiters, w);
-                w->result = 0;
-                task__wait_complete(wl, w);
-        }
-}
 
 int task_broadcast_send(task_broadcast_tx *ch, const void *value)
 {
@@ -326,9 +263,9 @@ int task_broadcast_send(task_broadcast_tx *ch, const void *value)
 
         if (!ch || (!value && ch->elem_size))
                 return -EINVAL;
-        task__spin_lock(&ch->lock);
-        if (ch->rx_count == 0) {
-                task__spin_unlock(&ch->lock);
+        task__spin_lock(&ch->c.lock);
+        if (ch->c.rx_count == 0) {
+                task__spin_unlock(&ch->c.lock);
                 return -EPIPE; /* Tokio's SendError: nothing stored */
         }
         /* Relaxed: the tail is only stored under the lock we hold. */
@@ -341,16 +278,17 @@ int task_broadcast_send(task_broadcast_tx *ch, const void *value)
          * the odd seq above in its second seq load (it pairs with the
          * receiver's acquire fence). */
         atomic_thread_fence(memory_order_release);
-        words_store(slot + 1, value, ch->elem_size);
+        task__words_store(slot + 1, value, ch->elem_size);
         /* Release: publishes the words to a receiver's acquire seq load. */
         atomic_store_explicit(&slot[0], 2 * pos + 2, memory_order_release);
         /* Release: publishes the slot to a receiver's acquire tail load. */
         atomic_store_explicit(&ch->tail,
                               ((pos + 1) << BC_SHIFT) | (t & BC_CLOSED),
                               memory_order_release);
-        size_t n = ch->rx_count;
-        bc_wake_locked(ch, pos, &wl);
-        task__spin_unlock(&ch->lock);
+        size_t n = ch->c.rx_count;
+        /* The waiters with want <= pos: those queued before this send. */
+        task__chan_wake_locked(&ch->c, pos + 1, &wl);
+        task__spin_unlock(&ch->c.lock);
         task__wakelist_wake(&wl);
         return n > INT_MAX ? INT_MAX : (int)n;
 }
@@ -376,11 +314,13 @@ int task_broadcast_new(size_t capacity, size_t elem_size,
         size_t size = head + slots * stride * 8;
         size = (size + TASK__CACHELINE - 1) & ~(size_t)(TASK__CACHELINE - 1);
 
+        if (task__fault_alloc())
+                return -ENOMEM;
         ch = aligned_alloc(TASK__CACHELINE, size);
         if (!ch)
                 return -ENOMEM;
         if (rx) {
-                r = malloc(sizeof *r);
+                r = task__chan_malloc(sizeof *r);
                 if (!r) {
                         free(ch);
                         return -ENOMEM;
@@ -394,11 +334,8 @@ int task_broadcast_new(size_t capacity, size_t elem_size,
         ch->stride = stride;
         ch->elem_size = elem_size;
         atomic_init(&ch->tail, 0);
-        task__spin_init(&ch->lock);
-        task__waitq_init(&ch->waiters);
-        ch->tx_count = 1;
+        task__chan_init(&ch->c, r ? 1 : 0);
         if (r) {
-                ch->rx_count = 1;
                 r->ch = ch;
                 r->next = 0;
                 *rx = r;
@@ -411,32 +348,17 @@ int task_broadcast_tx_clone(task_broadcast_tx *tx, task_broadcast_tx **out)
 {
         if (!tx || !out)
                 return -EINVAL;
-        task__spin_lock(&tx->lock);
-        tx->tx_count++;
-        task__spin_unlock(&tx->lock);
+        task__chan_tx_clone(&tx->c);
         *out = tx;
         return 0;
 }
 
 void task_broadcast_tx_drop(task_broadcast_tx *ch)
 {
-        struct task__wakelist wl;
-        task__wakelist_init(&wl);
-
-        if (!ch)
-                return;
-        task__spin_lock(&ch->lock);
-        if (--ch->tx_count == 0) {
-                /* Release: receivers that see CLOSED (acquire tail load)
-                 * see every value sent before it. */
-                atomic_fetch_or_explicit(&ch->tail, BC_CLOSED,
-                                         memory_order_release);
-                bc_wake_locked(ch, UINT64_MAX, &wl);
-        }
-        bool last = ch->tx_count == 0 && ch->rx_count == 0;
-        task__spin_unlock(&ch->lock);
-        task__wakelist_wake(&wl);
-        if (last)
+        /* The last one sets CLOSED in the tail (receivers that see it with
+         * their acquire tail load see every value sent before) and wakes
+         * every waiter. */
+        if (ch && task__chan_tx_drop(&ch->c, &ch->tail))
                 free(ch);
 }
 
@@ -444,17 +366,11 @@ void task_broadcast_tx_drop(task_broadcast_tx *ch)
 static int bc_new_rx(struct task_broadcast *ch, uint64_t next,
                      task_broadcast_rx **out)
 {
-        struct task_broadcast_rx *r = malloc(sizeof *r);
+        struct task_broadcast_rx *r = task__chan_malloc(sizeof *r);
         if (!r)
                 return -ENOMEM;
         r->ch = ch;
-        task__spin_lock(&ch->lock);
-        if (next == UINT64_MAX) /* relaxed: under the lock, as in send */
-                next = atomic_load_explicit(&ch->tail, memory_order_relaxed) >>
-                       BC_SHIFT;
-        r->next = next;
-        ch->rx_count++;
-        task__spin_unlock(&ch->lock);
+        r->next = task__chan_rx_add(&ch->c, &ch->tail, next);
         *out = r;
         return 0;
 }
@@ -485,10 +401,7 @@ void task_broadcast_rx_drop(task_broadcast_rx *rx)
         if (!rx)
                 return;
         struct task_broadcast *ch = rx->ch;
-        task__spin_lock(&ch->lock);
-        ch->rx_count--;
-        bool last = ch->tx_count == 0 && ch->rx_count == 0;
-        task__spin_unlock(&ch->lock);
+        bool last = task__chan_rx_drop(&ch->c);
         free(rx);
         if (last)
                 free(ch);
@@ -498,12 +411,7 @@ void task_broadcast_rx_drop(task_broadcast_rx *rx)
 
 size_t task_broadcast_receiver_count(task_broadcast_tx *tx)
 {
-        if (!tx)
-                return 0;
-        task__spin_lock(&tx->lock);
-        size_t n = tx->rx_count;
-        task__spin_unlock(&tx->lock);
-        return n;
+        return tx ? task__chan_rx_count(&tx->c) : 0;
 }
 
 uint64_t task_broadcast_rx_len(task_broadcast_rx *rx)

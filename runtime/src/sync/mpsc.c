@@ -49,26 +49,30 @@
  * the receiver is done when CLOSED is set and head has reached tail.
  *
  * The receiver's registration (`rx_waker`): one word holding its task's
- * waker (a reference) or, for recv_blocking, the address of a thread's
- * futex word tagged with bit 0, or 0.  Whoever exchanges a non-zero value
- * out owns it.  The receiver installs it (seq_cst exchange) and then looks
- * again: at the slot at head, then at the word.  A sender whose claim came
- * after that look sees the registration (its claim CAS and its load of
- * rx_waker are seq_cst, after the exchange).  A claim made before it may
- * have looked too early, so when tail is ahead of head and the slot is not
- * published yet (a sender between its claim and its store: a few
- * instructions), the receiver does not sleep but yields and looks again.
- * Granted positions are the exception, since their sender may not run for
- * a while: the granter marks the slot PENDING, and the granted sender
- * publishes with a seq_cst exchange before loading rx_waker, so a receiver
- * that saw PENDING after registering can sleep (one of the two sees the
- * other).
+ * waker (a reference) or, for recv_blocking, the address of the thread's
+ * wait node (wait-priv.h, completed as any other) tagged with bit 0, or 0.
+ * Whoever exchanges a non-zero value out owns it.  The receiver installs
+ * it (seq_cst exchange) and then looks again: at the slot at head, then at
+ * the word.  A sender whose claim came after that look sees the
+ * registration (its claim CAS and its load of rx_waker are seq_cst, after
+ * the exchange).  A claim made before it may have looked too early, so
+ * when tail is ahead of head and the slot is not published yet (a sender
+ * between its claim and its store: a few instructions), the receiver does
+ * not sleep but yields and looks again.  Granted positions are the
+ * exception, since their sender may not run for a while: the granter marks
+ * the slot PENDING, and the granted sender publishes with a seq_cst
+ * exchange before loading rx_waker, so a receiver that saw PENDING after
+ * registering can sleep (one of the two sees the other).
  *
  * Unbounded: a spinlock over a list of blocks of 32 values, the emptied
  * blocks recycled (a few are kept), the consumer taking a batch per lock;
- * the word serves for its CLOSED bit only.  Publishing under the lock
- * orders it with the receiver's registration and re-check, which also
- * take the lock.
+ * the word serves for its CLOSED bit only.  A sender publishes under
+ * ub_lock and then loads rx_waker; the receiver registers (its exchange,
+ * no lock) and then re-checks under ub_lock.  The lock orders the two:
+ * if the re-check takes it after the send, it finds the value; if before,
+ * the registration happens before the send's critical section (through
+ * the re-check's unlock and the send's lock) and so before its load of
+ * rx_waker, which then sees it.
  *
  * Who writes what: `head` and the unbounded reading state are the
  * consumer's (one receive at a time), `released` too (others read it);
@@ -79,12 +83,9 @@
 
 #include <libtask/mpsc.h>
 
-#include <limits.h>
-#include <linux/futex.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* The word: CLOSED, acct in bits 1..31, tail in bits 32..62. */
 #define W_CLOSED UINT64_C(1)
@@ -105,9 +106,8 @@
 #define UB_BLOCK 32 /* values per unbounded block */
 #define UB_KEEP 4   /* emptied blocks kept for reuse */
 
-/* Send wait node flags (task_wait.result), set with DONE. */
+/* A send wait node's result, set with DONE: granted, or 0 (closed). */
 #define SEND_GRANTED 1 /* w->arg is our position */
-#define SEND_CLOSED 2u /* the channel closed: -EPIPE */
 
 _Static_assert(TASK_MPSC_MAX_CAPACITY < (UINT64_C(1) << (POS_BITS - 1)),
                "positions must tell a full ring from an empty one");
@@ -123,11 +123,6 @@ struct mpsc_slot {
 struct mpsc_block {
         struct mpsc_block *next;
         _Alignas(max_align_t) unsigned char data[];
-};
-
-/* A thread blocked in task_mpsc_recv_blocking(), on its stack. */
-struct mpsc_thread_waiter {
-        _Atomic uint32_t woken;
 };
 
 struct task_mpsc {
@@ -296,6 +291,9 @@ static void mpsc_drain(struct task_mpsc *ch)
         if (ch->cap) {
                 for (;;) {
                         struct mpsc_slot *s = slot_at(ch, ch->head);
+                        /* Acquire: pairs with mpsc_publish's release store
+                         * (or seq_cst exchange) of seq; the value is
+                         * readable. */
                         uint64_t seq =
                             atomic_load_explicit(&s->seq, memory_order_acquire);
                         if ((seq & ~SLOT_VOID) != ((ch->head + 1) & POS_MASK))
@@ -354,17 +352,18 @@ static void mpsc_unref(struct task_mpsc *ch)
 /* Wake whatever @w (exchanged out of rx_waker, non-zero) stands for. */
 static void mpsc_wake_taken(uintptr_t w)
 {
-        if (w & 1) {
-                struct mpsc_thread_waiter *t =
-                    (struct mpsc_thread_waiter *)(w & ~(uintptr_t)1);
-                /* Release: pairs with the thread's acquire load; after it
-                 * the thread may return (a late FUTEX_WAKE is harmless). */
-                atomic_store_explicit(&t->woken, 1, memory_order_release);
-                syscall(SYS_futex, (uint32_t *)&t->woken, FUTEX_WAKE_PRIVATE, 1,
-                        NULL, NULL, 0);
-        } else {
+        if (!(w & 1)) {
                 task_wake((task_waker *)w);
+                return;
         }
+        /* A thread's node in recv_blocking: complete it (wait-priv.h step
+         * 2; it carries no outcome) and wake its futex word.  The thread
+         * may return as soon as it sees DONE: we no longer touch the node,
+         * and a late futex wake on its stack is harmless. */
+        struct task__wakelist wl;
+        task__wakelist_init(&wl);
+        task__wait_complete(&wl, (struct task_wait *)(w & ~(uintptr_t)1));
+        task__wakelist_wake(&wl);
 }
 
 /*
@@ -603,7 +602,7 @@ static void mpsc_close(struct task_mpsc *ch)
                         continue;
                 }
                 task__waitq_remove(&ch->waiters, w);
-                w->result = SEND_CLOSED;
+                w->result = 0; /* not granted: -EPIPE */
                 task__wait_complete(&wl, w);
         }
         atomic_store_explicit(&ch->wflag, 0, memory_order_relaxed);
@@ -643,7 +642,10 @@ bool task_mpsc_tx_closed(task_mpsc_tx *tx)
 {
         struct task_mpsc *ch = ch_of_tx(tx);
 
-        /* While a sender exists, only the receiver sets CLOSED. */
+        /* While a sender exists, only the receiver sets CLOSED.  Acquire:
+         * pairs with mpsc_close's seq_cst RMW, so that what the receiver
+         * did before closing happens before what the caller does on
+         * seeing it closed. */
         return ch && (atomic_load_explicit(&ch->word, memory_order_acquire) &
                       W_CLOSED);
 }
@@ -708,17 +710,17 @@ bool task_mpsc_send_poll(struct task_cx *cx, task_mpsc_tx *tx,
                 task_wait_cancel(w);
                 return false;
         }
-        if (!ch->cap) {
-                /* Unbounded: never waits, so there is nothing queued. */
-                if (!task_coop_proceed(cx))
-                        return false;
-                r = ub_send(ch, value);
-                goto out;
-        }
         uint32_t st = task__wait_state(w);
         if (st != TASK_WAIT_IDLE && w->obj != ch) {
                 task_wait_cancel(w); /* reused for another channel */
                 st = TASK_WAIT_IDLE;
+        }
+        if (!ch->cap) {
+                /* Unbounded: never waits, so @w is never ours. */
+                if (!task_coop_proceed(cx))
+                        return false;
+                r = ub_send(ch, value);
+                goto out;
         }
         if (st == TASK_WAIT_QUEUED)
                 return false; /* still waiting; our waker is in place */
@@ -905,8 +907,12 @@ static void mpsc_unregister(struct task_mpsc *ch)
         /* Relaxed first look: usually a sender took it (and woke us). */
         if (!atomic_load_explicit(&ch->rx_waker, memory_order_relaxed))
                 return;
+        /* Acquire: pairs with mpsc_register's exchange, which may have
+         * run on another worker (the task moved): the waker we drop is
+         * the one it published.  Nothing needs a release: a sender whose
+         * exchange finds our 0 touches nothing. */
         uintptr_t w =
-            atomic_exchange_explicit(&ch->rx_waker, 0, memory_order_acq_rel);
+            atomic_exchange_explicit(&ch->rx_waker, 0, memory_order_acquire);
         if (w && !(w & 1))
                 task_waker_drop((task_waker *)w);
 }
@@ -962,7 +968,7 @@ static bool mpsc_recv_common(struct task_cx *cx, struct task_mpsc *ch,
         if (r == 0 && max) {
                 uintptr_t cur =
                     atomic_load_explicit(&ch->rx_waker, memory_order_relaxed);
-                if (cur != (uintptr_t)cx->task) {
+                if (!task_waker_wakes((task_waker *)cur, cx)) {
                         mpsc_register(ch, (uintptr_t)task_cx_waker(cx));
                         r = mpsc_take(ch, buf, max);
                 }
@@ -1030,15 +1036,6 @@ int task_mpsc_try_recv(task_mpsc_rx *rx, void *out)
         return r > 0 ? 0 : r == 0 ? -EAGAIN : (int)r;
 }
 
-/* Sleep until a sender stored 1 in @tw. */
-static void mpsc_thread_wait(struct mpsc_thread_waiter *tw)
-{
-        /* Acquire: pairs with the waking sender's release store. */
-        while (!atomic_load_explicit(&tw->woken, memory_order_acquire))
-                syscall(SYS_futex, (uint32_t *)&tw->woken, FUTEX_WAIT_PRIVATE,
-                        0, NULL, NULL, 0);
-}
-
 int task_mpsc_recv_blocking(task_mpsc_rx *rx, void *out)
 {
         struct task_mpsc *ch = ch_of_rx(rx);
@@ -1055,21 +1052,27 @@ int task_mpsc_recv_blocking(task_mpsc_rx *rx, void *out)
                 }
                 if (r != 0)
                         return r > 0 ? 0 : (int)r;
-                struct mpsc_thread_waiter tw;
-                atomic_init(&tw.woken, 0);
-                mpsc_register(ch, (uintptr_t)&tw | 1);
+                /* A thread node (no waker), QUEUED: the registration's
+                 * exchange publishes it to the sender that takes it. */
+                struct task_wait w = {0};
+                atomic_store_explicit(&w.state, TASK_WAIT_QUEUED,
+                                      memory_order_relaxed);
+                mpsc_register(ch, (uintptr_t)&w | 1);
                 r = mpsc_take(ch, out, 1);
                 if (r != 0) {
-                        /* Take the registration back; if a sender got it
-                         * first, wait for its store: @tw is on our stack. */
+                        /* Take the registration back.  Relaxed: the RMW
+                         * only decides who owns @w; if a sender got it
+                         * first (we read 0), we wait until it is done with
+                         * @w (on our stack), and task__wait_block's
+                         * acquire load of DONE orders us after it. */
                         if (!atomic_exchange_explicit(&ch->rx_waker, 0,
-                                                      memory_order_acq_rel))
-                                mpsc_thread_wait(&tw);
+                                                      memory_order_relaxed))
+                                task__wait_block(&w);
                         if (r == TAKE_IN_FLIGHT)
                                 continue;
                         return r > 0 ? 0 : (int)r;
                 }
-                mpsc_thread_wait(&tw);
+                task__wait_block(&w);
         }
 }
 

@@ -43,13 +43,9 @@
 
 #include <libtask/oneshot.h>
 
-#include <limits.h>
-#include <linux/futex.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define OS_RX_TASK (1u << 0)
 #define OS_COMPLETE (1u << 1)
@@ -132,12 +128,6 @@ static void os_release(struct task_oneshot *o, uint32_t mine)
                 os_free(o, prev & ~mine);
 }
 
-static void os_futex_wake(struct task_oneshot *o)
-{
-        syscall(SYS_futex, (uint32_t *)&o->state, FUTEX_WAKE_PRIVATE, INT_MAX,
-                NULL, NULL, 0);
-}
-
 int task_oneshot_new_opts(const struct task_oneshot_opts *opts,
                           task_oneshot_tx **tx, task_oneshot_rx **rx)
 {
@@ -204,8 +194,9 @@ static int os_finish_tx(struct task_oneshot *o, bool value)
         }
         if (cur & OS_RX_TASK)
                 task_wake(o->rx_task); /* taken above: the reference is ours */
+        /* One receiver, so one thread at most sleeps on the state. */
         if (cur & OS_RX_THREAD)
-                os_futex_wake(o);
+                task__futex_wake(&o->state, 1);
         os_release(o, OS_TX_ALIVE);
         return 0;
 }
@@ -338,10 +329,10 @@ bool task_oneshot_closed_poll(struct task_cx *cx, task_oneshot_tx *tx,
                         return false;
                 }
         }
-        if (st == TASK_WAIT_QUEUED) {
-                os_unregister(o, OS_TX_TASK, &o->tx_task, cx->task);
+        /* Nothing to take back: whoever set CLOSED cleared TX_TASK in the
+         * same RMW, and os_register takes back a late registration. */
+        if (st == TASK_WAIT_QUEUED)
                 task__wait_reset(w);
-        }
         if (rc)
                 *rc = 0;
         return true;
@@ -450,8 +441,7 @@ int task_oneshot_recv_blocking(task_oneshot_rx *rx, void *out)
                               OS_RX_THREAD;
                         continue;
                 }
-                syscall(SYS_futex, (uint32_t *)&o->state, FUTEX_WAIT_PRIVATE,
-                        cur, NULL, NULL, 0);
+                task__futex_wait(&o->state, cur, -1);
                 cur = os_load(o);
         }
         return os_take(o, cur, out);

@@ -13,9 +13,9 @@
  *
  * `state` is (version << 1) | CLOSED.  Invariants:
  *
- *  - Senders hold `lock`, so there is one writer at a time: the seqlock
- *    needs no CAS, and version bumps, CLOSED, the counts and the waiter
- *    queue all change under it.
+ *  - Senders hold the lock (`c.lock`), so there is one writer at a time:
+ *    the seqlock needs no CAS, and version bumps, CLOSED, the counts and
+ *    the waiter queue all change under it.
  *  - A version bump happens inside the seqlock's write section, so a reader
  *    that copies the words and loads the version in one read section
  *    (borrow_and_update) gets a pair that belong together.
@@ -25,8 +25,9 @@
  *    by want, and a send that makes version V completes the waiters with
  *    want < V: exactly those queued before it (one that queues while the
  *    sender has dropped the lock to wake a full batch already saw V).
- *  - The channel is freed by whoever drops the last end (both counts zero
- *    under the lock); no waiter is left then, since waiters are receivers.
+ *  - The ends, the queue and the close are chan-priv.h's (the word there is
+ *    `state`): the channel is freed by whoever drops the last end, and no
+ *    waiter is left then, since waiters are receivers.
  *
  * Orderings (the seqlock of Boehm, "Can seqlocks get along with
  * programming language memory models?", 2012):
@@ -42,17 +43,16 @@
  *    release: having seen version V, a later borrow loads a seq at least
  *    the odd s+1 of V's write, so it cannot return the value before V.
  */
-#include "sync/wait-priv.h"
+#include "sync/chan-priv.h"
 
 #include <libtask/watch.h>
 
-#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WATCH_CLOSED UINT64_C(1)
-#define WATCH_SHIFT 1
+#define WATCH_CLOSED TASK__CHAN_CLOSED
+#define WATCH_SHIFT TASK__CHAN_SHIFT
 #define WATCH_VERSION_MASK (UINT64_MAX >> WATCH_SHIFT)
 
 struct task_watch {
@@ -65,10 +65,8 @@ struct task_watch {
         _Alignas(TASK__CACHELINE) _Atomic uint64_t seq;
         _Atomic uint64_t state;
 
-        /* Under the lock. */
-        _Alignas(TASK__CACHELINE) struct task__spinlock lock;
-        size_t tx_count, rx_count;
-        struct task_waitq waiters;
+        /* The lock, the ends' counts, the waiting receivers. */
+        _Alignas(TASK__CACHELINE) struct task__chan c;
 };
 
 struct task_watch_rx {
@@ -85,39 +83,6 @@ static const struct task_wait_ops watch_wait_ops = {
 
 /* ---- The value ------------------------------------------------------------ */
 
-/* Store @n bytes from @src as relaxed 64-bit words. */
-static void words_store(_Atomic uint64_t *dst, const void *src, size_t n)
-{
-        const unsigned char *s = src;
-        uint64_t v;
-
-        for (; n >= 8; n -= 8, s += 8) {
-                memcpy(&v, s, 8);
-                atomic_store_explicit(dst++, v, memory_order_relaxed);
-        }
-        if (n) {
-                v = 0;
-                memcpy(&v, s, n);
-                atomic_store_explicit(dst, v, memory_order_relaxed);
-        }
-}
-
-/* Load @n bytes into @out from relaxed 64-bit words. */
-static void words_load(void *out, _Atomic uint64_t *src, size_t n)
-{
-        unsigned char *d = out;
-        uint64_t v;
-
-        for (; n >= 8; n -= 8, d += 8) {
-                v = atomic_load_explicit(src++, memory_order_relaxed);
-                memcpy(d, &v, 8);
-        }
-        if (n) {
-                v = atomic_load_explicit(src, memory_order_relaxed);
-                memcpy(d, &v, n);
-        }
-}
-
 /* Under the lock: publish the shadow to readers, bumping the version. */
 static void watch_publish_locked(struct task_watch *ch, bool bump)
 {
@@ -129,7 +94,7 @@ static void watch_publish_locked(struct task_watch *ch, bool bump)
         /* Release fence: a reader that loads any word or state stored
          * below sees seq >= s+1 after its acquire fence. */
         atomic_thread_fence(memory_order_release);
-        words_store(ch->words, ch->shadow, ch->elem_size);
+        task__words_store(ch->words, ch->shadow, ch->elem_size);
         if (bump)
                 /* Release: pairs with the acquire state loads of changed
                  * and has_changed (see the head of this file). */
@@ -150,7 +115,7 @@ static uint64_t watch_read(struct task_watch *ch, void *out)
                 if (!(s1 & 1)) {
                         uint64_t st = atomic_load_explicit(
                             &ch->state, memory_order_relaxed);
-                        words_load(out, ch->words, ch->elem_size);
+                        task__words_load(out, ch->words, ch->elem_size);
                         /* Acquire fence: pairs with the writer's release
                          * fence (see watch_publish_locked). */
                         atomic_thread_fence(memory_order_acquire);
@@ -170,28 +135,6 @@ static uint64_t watch_read(struct task_watch *ch, void *out)
 
 /* ---- Sending -------------------------------------------------------------- */
 
-/*
- * Under the lock: complete the queued receivers with want < @limit,
- * dropping the lock to wake each full batch.
- */
-static void watch_wake_locked(struct task_watch *ch, uint64_t limit,
-                              struct task__wakelist *wl)
-{
-        struct task_wait *w;
-
-        while ((w = ch->waiters.head) != NULL && w->arg < limit) {
-                if (task__wakelist_full(wl)) {
-                        task__spin_unlock(&ch->lock);
-                        task__wakelist_wake(wl);
-                        task__spin_lock(&ch->lock);
-                        continue; /* the queue may have changed */
-                }
-                task__waitq_remove(&ch->waiters, w);
-                w->result = 0;
-                task__wait_complete(wl, w);
-        }
-}
-
 /* Under the lock, after the shadow changed: publish, notify, unlock. */
 static void watch_commit_unlock(struct task_watch *ch, bool notify)
 {
@@ -204,9 +147,9 @@ static void watch_commit_unlock(struct task_watch *ch, bool notify)
                 uint64_t v =
                     atomic_load_explicit(&ch->state, memory_order_relaxed) >>
                     WATCH_SHIFT;
-                watch_wake_locked(ch, v, &wl);
+                task__chan_wake_locked(&ch->c, v, &wl);
         }
-        task__spin_unlock(&ch->lock);
+        task__spin_unlock(&ch->c.lock);
         task__wakelist_wake(&wl);
 }
 
@@ -214,9 +157,9 @@ int task_watch_send(task_watch_tx *ch, const void *value)
 {
         if (!ch || (!value && ch->elem_size))
                 return -EINVAL;
-        task__spin_lock(&ch->lock);
-        if (ch->rx_count == 0) {
-                task__spin_unlock(&ch->lock);
+        task__spin_lock(&ch->c.lock);
+        if (ch->c.rx_count == 0) {
+                task__spin_unlock(&ch->c.lock);
                 return -EPIPE; /* Tokio's SendError: nothing stored */
         }
         if (ch->elem_size)
@@ -229,7 +172,7 @@ int task_watch_send_replace(task_watch_tx *ch, const void *value, void *old)
 {
         if (!ch || (!value && ch->elem_size))
                 return -EINVAL;
-        task__spin_lock(&ch->lock);
+        task__spin_lock(&ch->c.lock);
         if (ch->elem_size) {
                 if (old)
                         memcpy(old, ch->shadow, ch->elem_size);
@@ -244,7 +187,7 @@ int task_watch_send_modify(task_watch_tx *ch,
 {
         if (!ch || !modify)
                 return -EINVAL;
-        task__spin_lock(&ch->lock);
+        task__spin_lock(&ch->c.lock);
         modify(ch->shadow, arg);
         watch_commit_unlock(ch, true);
         return 0;
@@ -256,7 +199,7 @@ int task_watch_send_if_modified(task_watch_tx *ch,
 {
         if (!ch || !modify)
                 return -EINVAL;
-        task__spin_lock(&ch->lock);
+        task__spin_lock(&ch->c.lock);
         bool notify = modify(ch->shadow, arg);
         /* Published either way: the callback may have changed the bytes. */
         watch_commit_unlock(ch, notify);
@@ -289,11 +232,13 @@ int task_watch_new(size_t elem_size, const void *initial, task_watch_tx **tx,
         size_t size = head + nwords * 8 + elem_size;
         size = (size + TASK__CACHELINE - 1) & ~(size_t)(TASK__CACHELINE - 1);
 
+        if (task__fault_alloc())
+                return -ENOMEM;
         ch = aligned_alloc(TASK__CACHELINE, size);
         if (!ch)
                 return -ENOMEM;
         if (rx) {
-                r = malloc(sizeof *r);
+                r = task__chan_malloc(sizeof *r);
                 if (!r) {
                         free(ch);
                         return -ENOMEM;
@@ -305,14 +250,11 @@ int task_watch_new(size_t elem_size, const void *initial, task_watch_tx **tx,
         ch->shadow = (unsigned char *)(ch->words + nwords);
         if (elem_size)
                 memcpy(ch->shadow, initial, elem_size);
-        words_store(ch->words, ch->shadow, elem_size);
+        task__words_store(ch->words, ch->shadow, elem_size);
         atomic_init(&ch->seq, 0);
         atomic_init(&ch->state, 0); /* version 0, open */
-        task__spin_init(&ch->lock);
-        task__waitq_init(&ch->waiters);
-        ch->tx_count = 1;
+        task__chan_init(&ch->c, r ? 1 : 0);
         if (r) {
-                ch->rx_count = 1;
                 r->ch = ch;
                 r->seen = 0;
                 *rx = r;
@@ -325,31 +267,16 @@ int task_watch_tx_clone(task_watch_tx *tx, task_watch_tx **out)
 {
         if (!tx || !out)
                 return -EINVAL;
-        task__spin_lock(&tx->lock);
-        tx->tx_count++;
-        task__spin_unlock(&tx->lock);
+        task__chan_tx_clone(&tx->c);
         *out = tx;
         return 0;
 }
 
 void task_watch_tx_drop(task_watch_tx *ch)
 {
-        struct task__wakelist wl;
-        task__wakelist_init(&wl);
-
-        if (!ch)
-                return;
-        task__spin_lock(&ch->lock);
-        if (--ch->tx_count == 0) {
-                /* Release: pairs with the receivers' acquire state loads. */
-                atomic_fetch_or_explicit(&ch->state, WATCH_CLOSED,
-                                         memory_order_release);
-                watch_wake_locked(ch, UINT64_MAX, &wl);
-        }
-        bool last = ch->tx_count == 0 && ch->rx_count == 0;
-        task__spin_unlock(&ch->lock);
-        task__wakelist_wake(&wl);
-        if (last)
+        /* The last one sets CLOSED in the state (pairing with the
+         * receivers' acquire state loads) and wakes every waiter. */
+        if (ch && task__chan_tx_drop(&ch->c, &ch->state))
                 free(ch);
 }
 
@@ -357,17 +284,11 @@ void task_watch_tx_drop(task_watch_tx *ch)
 static int watch_new_rx(struct task_watch *ch, uint64_t seen,
                         task_watch_rx **out)
 {
-        struct task_watch_rx *r = malloc(sizeof *r);
+        struct task_watch_rx *r = task__chan_malloc(sizeof *r);
         if (!r)
                 return -ENOMEM;
         r->ch = ch;
-        task__spin_lock(&ch->lock);
-        if (seen == UINT64_MAX) /* relaxed: state changes under the lock */
-                seen = atomic_load_explicit(&ch->state, memory_order_relaxed) >>
-                       WATCH_SHIFT;
-        r->seen = seen;
-        ch->rx_count++;
-        task__spin_unlock(&ch->lock);
+        r->seen = task__chan_rx_add(&ch->c, &ch->state, seen);
         *out = r;
         return 0;
 }
@@ -391,10 +312,7 @@ void task_watch_rx_drop(task_watch_rx *rx)
         if (!rx)
                 return;
         struct task_watch *ch = rx->ch;
-        task__spin_lock(&ch->lock);
-        ch->rx_count--;
-        bool last = ch->tx_count == 0 && ch->rx_count == 0;
-        task__spin_unlock(&ch->lock);
+        bool last = task__chan_rx_drop(&ch->c);
         free(rx);
         if (last)
                 free(ch);
@@ -402,12 +320,7 @@ void task_watch_rx_drop(task_watch_rx *rx)
 
 size_t task_watch_receiver_count(task_watch_tx *tx)
 {
-        if (!tx)
-                return 0;
-        task__spin_lock(&tx->lock);
-        size_t n = tx->rx_count;
-        task__spin_unlock(&tx->lock);
-        return n;
+        return tx ? task__chan_rx_count(&tx->c) : 0;
 }
 
 /* ---- Receiving ------------------------------------------------------------ */
@@ -475,15 +388,9 @@ static int watch_try(task_watch_rx *rx, uint64_t *st)
 static void watch_cancel(struct task_wait *w)
 {
         struct task_watch_rx *rx = w->obj;
-        struct task_watch *ch = rx->ch;
 
-        task__spin_lock(&ch->lock);
-        uint32_t st = task__wait_state(w);
-        if (st == TASK_WAIT_QUEUED)
-                task__wait_unqueue(&ch->waiters, w);
-        else if (st == TASK_WAIT_DONE)
-                task__wait_reset(w); /* woken; nothing marked seen */
-        task__spin_unlock(&ch->lock);
+        /* Woken or not, nothing was marked seen. */
+        task__chan_cancel(&rx->ch->c, w);
 }
 
 bool task_watch_changed_poll(struct task_cx *cx, task_watch_rx *rx,
@@ -520,20 +427,20 @@ bool task_watch_changed_poll(struct task_cx *cx, task_watch_rx *rx,
         }
         struct task_watch *ch = rx->ch;
         while ((r = watch_try(rx, &s)) == -EAGAIN) {
-                task__spin_lock(&ch->lock);
+                task__spin_lock(&ch->c.lock);
                 /* Relaxed: the state only changes under the lock. */
                 if (atomic_load_explicit(&ch->state, memory_order_relaxed) ==
                     s) {
                         w->arg = rx->seen;
                         w->result = 0;
-                        task__wait_enqueue(cx, &ch->waiters, w, rx,
+                        task__wait_enqueue(cx, &ch->c.waiters, w, rx,
                                            &watch_wait_ops);
-                        task__spin_unlock(&ch->lock);
+                        task__spin_unlock(&ch->c.lock);
                         if (spent)
                                 cx->budget++; /* not ready: give it back */
                         return false;
                 }
-                task__spin_unlock(&ch->lock); /* changed meanwhile: look */
+                task__spin_unlock(&ch->c.lock); /* changed meanwhile: look */
         }
         if (rc)
                 *rc = r;
@@ -552,16 +459,17 @@ int task_watch_changed_blocking(task_watch_rx *rx)
         struct task_watch *ch = rx->ch;
         while ((r = watch_try(rx, &s)) == -EAGAIN) {
                 struct task_wait w = {0};
-                task__spin_lock(&ch->lock);
+                task__spin_lock(&ch->c.lock);
                 /* Relaxed: the state only changes under the lock. */
                 if (atomic_load_explicit(&ch->state, memory_order_relaxed) !=
                     s) {
-                        task__spin_unlock(&ch->lock);
+                        task__spin_unlock(&ch->c.lock);
                         continue;
                 }
                 w.arg = rx->seen;
-                task__wait_enqueue(NULL, &ch->waiters, &w, rx, &watch_wait_ops);
-                task__spin_unlock(&ch->lock);
+                task__wait_enqueue(NULL, &ch->c.waiters, &w, rx,
+                                   &watch_wait_ops);
+                task__spin_unlock(&ch->c.lock);
                 task__wait_block(&w);
         }
         return r;
