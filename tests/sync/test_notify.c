@@ -4,7 +4,8 @@
  * notify_waiters (everyone waiting now, no permit, a stored permit kept),
  * the task_notified_init() snapshot, cancellation (a notify_one picked
  * waiter that is aborted or loses a select passes the notification on;
- * a notify_waiters one does not), blocking waits from threads, destroy,
+ * a notify_waiters one does not), blocking waits from threads (and the
+ * notify_waiters made after one began but before it queued), destroy,
  * bad input, stresses with stealing for both kinds of notification, and
  * the current-thread flavor.
  *
@@ -15,6 +16,9 @@
  * task_block_on() calls.
  */
 #include "helpers.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* ---- A task that waits once --------------------------------------------- */
 
@@ -591,6 +595,69 @@ Test(notify, threads_and_tasks_share_the_fifo, .timeout = 10)
         join_done(a);
         task_handle_release(a);
         test_rt_free(rt);
+}
+
+/*
+ * This file's sched_yield(), which libtask's calls resolve to: it forwards
+ * to the kernel, and records that the thread that set yield_watch called
+ * it.  The Notify's spinlock yields after spinning a while, so that is how
+ * the next test learns that its thread is stalled taking the lock.
+ */
+static _Thread_local bool yield_watch;
+static atomic_bool yield_seen;
+
+int sched_yield(void)
+{
+        if (yield_watch)
+                atomic_store(&yield_seen, true);
+        return (int)syscall(SYS_sched_yield);
+}
+
+struct lw {
+        struct task_notify *n;
+        int rc;
+        atomic_bool done;
+};
+
+static void *lw_main(void *arg)
+{
+        struct lw *t = arg;
+        yield_watch = true;
+        t->rc = task_notify_wait_blocking(t->n);
+        atomic_store(&t->done, true);
+        return NULL;
+}
+
+/*
+ * A blocking wait receives a notify_waiters made after the call began,
+ * even one made before the call took the Notify's lock.  To land one
+ * exactly there, the test holds the lock itself (its flag is in the public
+ * struct), waits until the thread yields in the spinlock, i.e. after its
+ * lock-free steps, and then does what notify_waiters does with nobody
+ * queued: it increments the generation (notify.c: the word is
+ * (generation << 2) | state).  Then it lets the thread take the lock.
+ */
+Test(notify, blocking_wait_gets_a_notify_waiters_made_before_it_locks,
+     .timeout = 20)
+{
+        struct task_notify n;
+        struct lw t = {.n = &n, .rc = 1};
+        pthread_t th;
+
+        cr_assert_eq(task_notify_init(&n), 0);
+        atomic_store(&n.lock.held, true);
+        cr_assert_eq(pthread_create(&th, NULL, lw_main, &t), 0);
+        cr_assert(WAIT_UNTIL(atomic_load(&yield_seen), 5000),
+                  "the thread never spun on the lock");
+        atomic_fetch_add(&n.state, 4); /* notify_waiters, nobody queued */
+        atomic_store(&n.lock.held, false);
+        bool done = WAIT_UNTIL(atomic_load(&t.done), 5000);
+        if (!done)
+                task_notify_waiters(&n); /* it queued: let it go, then fail */
+        cr_assert_eq(pthread_join(th, NULL), 0);
+        cr_assert(done, "the notify_waiters was missed");
+        cr_assert_eq(t.rc, 0);
+        cr_assert_eq(task_notify_destroy(&n), 0);
 }
 
 struct deadlk {

@@ -3,7 +3,8 @@
  * writer excludes everyone, a writer queued behind readers blocks later
  * readers (no writer starvation), a write unlock admits the readers up to
  * the next writer, the configurable reader limit, downgrade, unlocks that
- * match no holder (-EPERM), cancellation (queued and granted waiters,
+ * match no holder (-EPERM) and the documented case that is not refused (a
+ * read_unlock during a hand-off), cancellation (queued and granted waiters,
  * a writer holding readers' permits), TASK_SELECT, blocking variants from
  * threads, destroy, bad input, a stress with stealing, and the
  * current-thread flavor.
@@ -398,6 +399,38 @@ Test(rwlock, lock_granted_to_an_aborted_writer_passes_on, .timeout = 10)
         cr_assert_eq(task_rwlock_destroy(&rw), 0);
         task_handle_release(w);
         task_handle_release(r);
+        test_rt_free(rt);
+}
+
+/*
+ * The documented hole in -EPERM (rwlock.h): a read_unlock while the lock is
+ * being handed to a writer that has not run yet is not refused (the writer
+ * flag is set when the writer runs, and the permits say only that they are
+ * out).  It lets a reader in beside the writer; the extra permit is
+ * absorbed by a later unlock that is refused, and none is lost.
+ */
+Test(rwlock, read_unlock_while_handed_to_a_writer_is_not_refused, .timeout = 10)
+{
+        task_runtime *rt = test_rt_new(TASK_CURRENT_THREAD, 0);
+        struct task_rwlock rw;
+
+        cr_assert_eq(task_rwlock_init(&rw, 4), 0);
+        cr_assert_eq(task_rwlock_try_read(&rw), 0);
+        task_handle *w = spawn_locker(rt, &rw, true, true, NULL);
+        ct_run_until(rt, h_pending, w);
+        cr_assert_eq(task_rwlock_read_unlock(&rw), 0); /* granted to w */
+        cr_assert_eq(task_rwlock_read_unlock(&rw), 0, "not refused");
+        cr_assert_eq(task_rwlock_try_read(&rw), 0, "a reader beside w");
+        ct_run_until(rt, h_finished, w);
+        cr_assert_eq(join_rc(w), 0);
+        cr_assert(locker_of(w)->held);
+        cr_assert_eq(task_rwlock_read_unlock(&rw), -EPERM, "absorbed");
+        cr_assert_eq(task_rwlock_write_unlock(&rw), 0);
+        cr_assert_eq(task_sem_available(&rw.sem), 4, "none lost");
+        cr_assert_eq(task_rwlock_try_write(&rw), 0);
+        cr_assert_eq(task_rwlock_write_unlock(&rw), 0);
+        cr_assert_eq(task_rwlock_destroy(&rw), 0);
+        task_handle_release(w);
         test_rt_free(rt);
 }
 

@@ -12,7 +12,13 @@
  *
  * The lock is not tied to a task: any task or thread may unlock a mutex that
  * is locked (as an OwnedMutexGuard can move between tasks).  Unlocking a
- * mutex that is not locked returns -EPERM and changes nothing.
+ * mutex that is not locked returns -EPERM and changes nothing.  A mutex is
+ * locked from the moment an unlock hands it to a waiter, even before that
+ * waiter runs, so a second unlock by the previous holder is refused only if
+ * nobody was waiting; otherwise it releases the waiter's lock, as an
+ * unlock by a non-owner of a pthread mutex would.  That is a bug the mutex
+ * cannot always report: mutual exclusion is broken until a later unlock
+ * finds the mutex free and returns -EPERM.
  *
  * The caller allocates the struct and initialises it with
  * task_mutex_init(); nothing here allocates.  All calls are safe from any
@@ -44,7 +50,6 @@
 #include <libtask/semaphore.h>
 #include <libtask/wait.h>
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,14 +58,11 @@ extern "C" {
 #endif
 
 /*
- * The mutex: a one-permit semaphore (the lock is held while its permit is
- * out), and a flag set by whoever acquires the permit and cleared by
- * task_mutex_unlock(), which is what lets an unlock of an unlocked mutex be
- * refused.
+ * The mutex: a one-permit semaphore.  It is locked while its permit is out
+ * (held, or handed to a waiter that has not run yet).
  */
 struct task_mutex {
         struct task_sem sem;
-        _Atomic uint32_t locked;
 };
 
 /* A lock in progress: keep it in the frame, zeroed before first use. */
@@ -111,6 +113,7 @@ TASK_API int task_mutex_lock_blocking(struct task_mutex *m);
 /*
  * task_mutex_unlock - release the lock: the first waiter, if any, gets it.
  * Returns 0, -EPERM when @m is not locked (nothing changes), or -EINVAL.
+ * It releases the lock whoever holds it (see above).
  */
 TASK_API int task_mutex_unlock(struct task_mutex *m);
 

@@ -23,9 +23,9 @@
  *     if (!condition_holds(s))                   // then check
  *             TASK_NOTIFIED(f, &s->changed, &f->nd);
  *
- * Without task_notified_init() the snapshot is taken at the first poll, so
- * a notify_waiters() between the check and the wait would be missed (a
- * notify_one() never is: it leaves its permit).
+ * Without task_notified_init() the snapshot is taken when the first poll
+ * begins, so a notify_waiters() between the check and the wait would be
+ * missed (a notify_one() never is: it leaves its permit).
  *
  * The caller allocates the struct task_notify (32 bytes) where its users
  * can reach it and initialises it with task_notify_init(); nothing here
@@ -68,7 +68,7 @@ struct task_notify {
 
 /*
  * A wait in progress: keep it in the frame, zeroed before first use (or
- * prepared with task_notified_init()).  72 bytes: the node only.
+ * prepared with task_notified_init()).  56 bytes: the node only.
  */
 struct task_notified {
         struct task_wait w;

@@ -14,7 +14,10 @@
  *
  * Like the Mutex, the lock is not tied to a task: any task or thread may
  * release it.  A read_unlock with no reader, or a write_unlock with no
- * writer, returns -EPERM and changes nothing.
+ * writer, returns -EPERM and changes nothing.  As with the Mutex (see
+ * mutex.h), an unlock that comes while the lock is being handed to waiters
+ * that have not run yet is taken for theirs: a read_unlock is refused only
+ * when no permit is out at all, or a writer holds the lock and has run.
  *
  * The caller allocates the struct and initialises it with
  * task_rwlock_init(); nothing here allocates.  All calls are safe from any
@@ -49,14 +52,14 @@ extern "C" {
 #define TASK_RWLOCK_MAX_READERS (UINT32_MAX >> 3)
 
 /*
- * The lock: a semaphore of max_readers permits, and who holds it (the
- * number of readers, or a writer bit), kept so that an unlock that matches
- * no holder can be refused.
+ * The lock: a semaphore of max_readers permits, and a flag set while a
+ * writer holds it, kept so that an unlock that matches no holder can be
+ * refused.
  */
 struct task_rwlock {
         struct task_sem sem;
-        uint64_t max_readers;  /* written by init only */
-        _Atomic uint64_t held; /* readers, or the writer bit */
+        uint64_t max_readers;    /* written by init only */
+        _Atomic uint32_t writer; /* set and cleared by the writer */
 };
 
 /* A read lock in progress: keep it in the frame, zeroed before first use. */

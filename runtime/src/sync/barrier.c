@@ -8,9 +8,9 @@
  *
  *  - arrived < n between calls, and arrived is the number of queued nodes
  *    of the current generation.
- *  - A queued node's `want` is the generation it arrived in.  Nodes queue
+ *  - A queued node's `arg` is the generation it arrived in.  Nodes queue
  *    in arrival order, so the nodes of finished generations are the head
- *    run of the queue with want != the current generation, and a leader
+ *    run of the queue with arg != the current generation, and a leader
  *    completes exactly those.  Not just its own generation's: a leader
  *    drops the lock to wake each full batch, and meanwhile other parties
  *    can fill and finish the next generation, whose leader then finds the

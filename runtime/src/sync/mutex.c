@@ -4,19 +4,33 @@
  * from the semaphore: an unlock releases the permit, which goes straight to
  * the head waiter; an aborted waiter gives back a permit it was handed.
  *
- * What this file adds is the `locked` flag, so that an unlock of an
- * unlocked mutex is refused instead of adding a second permit (which would
- * let two holders in).  Invariant: every successful task_mutex_unlock()
- * clears a flag that an acquisition set, so releases never outnumber
- * acquisitions and the semaphore never holds more than one permit.  The
- * flag is set after the permit is acquired and cleared before it is
- * released; the semaphore's own release/acquire orders one holder's clear
- * before the next holder's set, so the flag itself needs no ordering
- * (relaxed): it guards no data.
+ * The mutex is locked exactly while its permit is out: held by a task or a
+ * thread, or handed to a waiter that has not run yet.  An unlock releases
+ * it through task__sem_release_max() with a limit of 1, so the unlock of a
+ * mutex that is not locked (its permit is free) is refused with -EPERM and
+ * adds nothing.  The only cost is on the unlock path, and it is the CAS
+ * that releases the permit.
  *
- * "Is it locked" is read from the semaphore instead (no free permit), which
- * also covers a lock handed to a waiter that has not run yet.
+ * What it cannot refuse is an unlock by a caller that does not hold the
+ * permit while it is out.  The lock is not tied to a task, so that may be
+ * legitimate (a guard passed on); when it is a bug, typically a second
+ * unlock by the previous holder after the first one handed the lock to a
+ * waiter, it releases the waiter's lock under it, as unlocking a pthread
+ * mutex one does not own releases the owner's.  Refusing it would take
+ * either a count of the permits handed to waiters that have not taken them
+ * yet, updated by both sides of every hand-off, or a flag set by every lock
+ * and cleared by every unlock (what this file had before: one more
+ * read-modify-write per lock and unlock).  We accept it instead, because
+ * the damage stays bounded.  Such an unlock puts one permit too many in
+ * circulation (if the waiter is then cancelled before it runs, its own
+ * permit goes back too, and two are free).  The extra permit lets one more
+ * locker in, until the first unlock that finds a permit free absorbs it:
+ * that unlock returns -EPERM, even if its caller did hold the lock, which
+ * is where the bug shows.  No permit is ever lost (a refused unlock leaves
+ * one free), so the mutex cannot deadlock because of it.
  */
+#include "sync/semaphore-priv.h"
+
 #include <libtask/mutex.h>
 
 #include <errno.h>
@@ -25,11 +39,7 @@ int task_mutex_init(struct task_mutex *m)
 {
         if (!m)
                 return -EINVAL;
-        int rc = task_sem_init(&m->sem, 1);
-        if (rc < 0)
-                return rc;
-        atomic_init(&m->locked, 0);
-        return 0;
+        return task_sem_init(&m->sem, 1);
 }
 
 int task_mutex_destroy(struct task_mutex *m)
@@ -42,61 +52,38 @@ int task_mutex_destroy(struct task_mutex *m)
         return task_sem_available(&m->sem) == 0 ? -EBUSY : 0;
 }
 
-/* The caller has just acquired the permit. */
-static void mutex_mark_locked(struct task_mutex *m)
-{
-        /* Relaxed: see the head comment. */
-        atomic_store_explicit(&m->locked, 1, memory_order_relaxed);
-}
-
 bool task_mutex_lock_poll(struct task_cx *cx, struct task_mutex *m,
                           struct task_mutex_lock *op, int *rc)
 {
-        int r;
-
         if (!cx || !m || !op) {
                 if (rc)
                         *rc = -EINVAL;
                 return !(cx && cx->cancelling);
         }
         /* On a cancelling poll this cancels the acquire and returns false. */
-        if (!task_sem_acquire_poll(cx, &m->sem, 1, &op->acq, &r))
-                return false;
-        if (r == 0)
-                mutex_mark_locked(m);
-        if (rc)
-                *rc = r;
-        return true;
+        return task_sem_acquire_poll(cx, &m->sem, 1, &op->acq, rc);
 }
 
 int task_mutex_try_lock(struct task_mutex *m)
 {
         if (!m)
                 return -EINVAL;
-        int rc = task_sem_try_acquire(&m->sem, 1);
-        if (rc == 0)
-                mutex_mark_locked(m);
-        return rc;
+        return task_sem_try_acquire(&m->sem, 1);
 }
 
 int task_mutex_lock_blocking(struct task_mutex *m)
 {
         if (!m)
                 return -EINVAL;
-        int rc = task_sem_acquire_blocking(&m->sem, 1);
-        if (rc == 0)
-                mutex_mark_locked(m);
-        return rc;
+        return task_sem_acquire_blocking(&m->sem, 1);
 }
 
 int task_mutex_unlock(struct task_mutex *m)
 {
         if (!m)
                 return -EINVAL;
-        /* Relaxed: see the head comment. */
-        if (!atomic_exchange_explicit(&m->locked, 0, memory_order_relaxed))
-                return -EPERM;
-        return task_sem_release(&m->sem, 1);
+        /* -EOVERFLOW: the permit is free, so the mutex is not locked. */
+        return task__sem_release_max(&m->sem, 1, 1) == 0 ? 0 : -EPERM;
 }
 
 bool task_mutex_is_locked(struct task_mutex *m)

@@ -13,7 +13,7 @@
  *    NOTIFIED, and a poll turns NOTIFIED into EMPTY (consuming the permit).
  *    Everything else takes the lock, and so does notify_one when it sees
  *    WAITING.
- *  - A queued node's `want` is the generation its wait started in (its
+ *  - A queued node's `arg` is the generation its wait started in (its
  *    snapshot).  A node is never queued with a snapshot older than the
  *    current generation (the poll completes it instead), so queued nodes
  *    are ordered by snapshot and notify_waiters completes exactly the head
@@ -23,17 +23,41 @@
  *    notify_one: if cancelled before it is consumed, the notification is
  *    passed on, like Tokio's Notified::drop) or NOTIFY_ALL (notify_waiters:
  *    not passed on).
+ *  - A wait's snapshot is taken before anything else it does: by
+ *    task_notified_init(), else on entry to its first poll, or on entry to
+ *    task_notify_wait_blocking().  Any notify_waiters whose increment the
+ *    snapshot did not see completes the wait.  An idle node's `result`
+ *    says whether it holds a snapshot (NOTIFIED_SNAPSHOT, for `obj`).
  *
  * Orderings.  Every change of the permit is a read-modify-write, acq_rel:
  * a notify_one even rewrites NOTIFIED over NOTIFIED, so that the wait that
  * consumes the permit (acquire) reads from the latest notify_one (release)
  * and sees what that notifier wrote before notifying; a plain load there
  * would leave a waiter that consumed an older permit free to miss the new
- * condition.  The snapshot taken by task_notified_init() is a load, so the
- * "init, check the condition, wait" pattern against "change the condition,
- * notify_waiters" is a store-buffering race: a seq_cst fence after the
- * snapshot and one before the generation's increment make at least one
- * side see the other.
+ * condition.
+ *
+ * The snapshot against notify_waiters is message passing, with the
+ * generation as the flag.  The waiter (task_notified_init(), then its check
+ * of the condition) only reads: the snapshot, an acquire load of the word,
+ * then the condition.  The notifier writes the condition, then increments
+ * the generation with a release read-modify-write.  If the snapshot reads
+ * a word that holds the increment, the waiter's check sees the condition;
+ * if it reads an older word, the increment completes the wait: its poll
+ * finds the generation changed, or, if it queued first (both sides take the
+ * lock, so one of them goes first), notify_waiters completes its node.
+ * Either way no wake-up is lost.  No fence is needed: that takes a
+ * store-buffering pattern, where each side stores before it loads what the
+ * other stored, and the waiter stores nothing that the notifier loads
+ * (until it queues, under the lock).
+ *
+ * "A word that holds the increment" is the increment itself or any later
+ * value of the word, and every later write either is a read-modify-write,
+ * which continues the increment's release sequence, or is the release
+ * store of notify_clear_waiting_locked(), made under the lock by the
+ * notifier or by a thread that took the lock after it.  Either way the
+ * acquire load that reads it synchronizes with a write that the increment
+ * happens before.  The same pairing serves a poll that finds the
+ * generation changed without the lock (task_notify_poll()).
  */
 #include "sync/wait-priv.h"
 
@@ -52,9 +76,10 @@
 #define NOTIFY_ONE 1
 #define NOTIFY_ALL 2
 
-/* task_wait.result of an idle node: `arg` holds a task_notified_init()
- * snapshot for the notify in `obj` (a node is idle or done, never both, so
- * one field serves both; the value differs from NOTIFY_ONE/ALL anyway). */
+/* task_wait.result of an idle node: `arg` holds a snapshot (taken by
+ * task_notified_init() or by a first poll that then yielded for budget) for
+ * the notify in `obj` (a node is idle or done, never both, so one field
+ * serves both; the value differs from NOTIFY_ONE/ALL anyway). */
 #define NOTIFIED_SNAPSHOT 4
 
 static void notify_cancel(struct task_wait *w);
@@ -170,15 +195,13 @@ void task_notify_waiters(struct task_notify *n)
 
         if (!n)
                 return;
-        /* Seq_cst fence: pairs with the one in task_notified_init() (what
-         * the caller changed before notifying is seen by a waiter whose
-         * snapshot this increment does not complete). */
-        atomic_thread_fence(memory_order_seq_cst);
         task__spin_lock(&n->lock);
-        /* Acq_rel: release pairs with the acquire load of a poll that
-         * completes on the new generation without the lock. */
+        /* Release: publishes what the caller wrote before notifying to every
+         * acquire load of the word that reads this generation or a later
+         * one: the snapshots and task_notify_poll()'s check (see the head
+         * comment). */
         uint64_t gen = NOTIFY_GEN(atomic_fetch_add_explicit(
-                           &n->state, NOTIFY_GEN_ONE, memory_order_acq_rel)) +
+                           &n->state, NOTIFY_GEN_ONE, memory_order_release)) +
                        1;
         while ((w = n->waiters.head) != NULL && w->arg < gen) {
                 if (task__wakelist_full(&wl)) {
@@ -197,6 +220,14 @@ void task_notify_waiters(struct task_notify *n)
         task__wakelist_wake(&wl);
 }
 
+/* The generation now.  Acquire: pairs with the release increment in
+ * task_notify_waiters() (see the head comment). */
+static uint64_t notify_snapshot(struct task_notify *n)
+{
+        return NOTIFY_GEN(
+            atomic_load_explicit(&n->state, memory_order_acquire));
+}
+
 int task_notified_init(struct task_notified *op, struct task_notify *n)
 {
         if (!op || !n)
@@ -204,27 +235,20 @@ int task_notified_init(struct task_notified *op, struct task_notify *n)
         if (task_wait_pending(&op->w))
                 return -EBUSY;
         op->w.obj = n;
-        op->w.arg =
-            NOTIFY_GEN(atomic_load_explicit(&n->state, memory_order_relaxed));
+        op->w.arg = notify_snapshot(n);
         op->w.result = NOTIFIED_SNAPSHOT;
-        /* Seq_cst fence: pairs with the one in task_notify_waiters(); the
-         * caller's check of its condition comes after it. */
-        atomic_thread_fence(memory_order_seq_cst);
         return 0;
 }
 
 /*
  * Under the lock, after the lock-free attempt failed: complete on a new
- * generation or a permit, else queue @w with the snapshot @gen.  Returns 1
- * when notified (nothing queued), 0 when queued.
+ * generation (since the snapshot @gen) or a permit, else queue @w with the
+ * snapshot @gen.  Returns 1 when notified (nothing queued), 0 when queued.
  */
 static int notify_wait_locked(struct task_notify *n, struct task_cx *cx,
-                              struct task_wait *w, bool have_snapshot,
-                              uint64_t gen)
+                              struct task_wait *w, uint64_t gen)
 {
         uint64_t cur = atomic_load_explicit(&n->state, memory_order_relaxed);
-        if (!have_snapshot)
-                gen = NOTIFY_GEN(cur);
         for (;;) {
                 if (NOTIFY_GEN(cur) != gen)
                         return 1; /* notify_waiters since the snapshot */
@@ -296,22 +320,25 @@ bool task_notify_poll(struct task_cx *cx, struct task_notify *n,
                 task__wait_reset(w);
                 goto done;
         }
+        if (!(w->result & NOTIFIED_SNAPSHOT) || w->obj != n) {
+                /* No task_notified_init(): the first poll takes the
+                 * snapshot, before the budget check can make it yield. */
+                w->obj = n;
+                w->arg = notify_snapshot(n);
+                w->result = NOTIFIED_SNAPSHOT;
+        }
         if (!task_coop_proceed(cx))
                 return false;
-        bool have = (w->result & NOTIFIED_SNAPSHOT) && w->obj == n;
+        uint64_t gen = w->arg;
         w->result = 0; /* the snapshot is used by this wait only */
         /* Tokio's order: the permit first, then the generation. */
         if (notify_take_permit(n))
                 goto done;
-        if (have) {
-                /* Acquire: pairs with the increment in notify_waiters. */
-                uint64_t cur =
-                    atomic_load_explicit(&n->state, memory_order_acquire);
-                if (NOTIFY_GEN(cur) != w->arg)
-                        goto done;
-        }
+        /* Acquire: pairs with the increment in notify_waiters. */
+        if (notify_snapshot(n) != gen)
+                goto done;
         task__spin_lock(&n->lock);
-        int r = notify_wait_locked(n, cx, w, have, w->arg);
+        int r = notify_wait_locked(n, cx, w, gen);
         task__spin_unlock(&n->lock);
         if (r == 0) {
                 cx->budget++; /* not ready: give the unit back */
@@ -329,11 +356,14 @@ int task_notify_wait_blocking(struct task_notify *n)
                 return -EINVAL;
         if (task__on_worker())
                 return -EDEADLK;
+        /* The snapshot first: a notify_waiters made after the call began
+         * completes it, even one made before the lock is taken below. */
+        uint64_t gen = notify_snapshot(n);
         if (notify_take_permit(n))
                 return 0;
         struct task_wait w = {0};
         task__spin_lock(&n->lock);
-        int r = notify_wait_locked(n, NULL, &w, false, 0);
+        int r = notify_wait_locked(n, NULL, &w, gen);
         task__spin_unlock(&n->lock);
         if (r == 0)
                 task__wait_block(&w);

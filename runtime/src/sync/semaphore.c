@@ -1,8 +1,10 @@
 /*
  * semaphore.c - the fair, weighted, closable semaphore (libtask/semaphore.h).
- * The Mutex and the RwLock are built on it.  (The bounded mpsc channel
- * is not: one CAS per send on its own word measured 23 ns a message, the
- * semaphore plus a ring 43; see mpsc.c.)
+ * The Mutex and the RwLock are built on it, and release through
+ * task__sem_release_max() (semaphore-priv.h) so that an unlock nobody
+ * matches is refused.  (The bounded mpsc channel is not built on it: one
+ * CAS per send on its own word measured 23 ns a message, the semaphore plus
+ * a ring 43; see mpsc.c.)
  *
  * The word: (permits << 2) | WAITERS | CLOSED.  Invariants:
  *
@@ -24,6 +26,7 @@
  * Under the lock, the lock orders the queue and the word's updates; a
  * waiter's permits are published by the release store of DONE.
  */
+#include "sync/semaphore-priv.h"
 #include "sync/wait-priv.h"
 
 #include <libtask/semaphore.h>
@@ -180,17 +183,17 @@ static int sem_acquire_locked(struct task_sem *s, uint64_t n,
         return 0;
 }
 
-/* Under the lock: @w (queued) leaves; its set-aside permits go on. */
+/*
+ * Under the lock: @w (queued) leaves; its set-aside permits go on.  With
+ * nothing set aside (n - arg == 0) sem_add_locked() still does what is
+ * needed: it clears WAITERS if @w was the last waiter.
+ */
 static void sem_unqueue_locked(struct task_sem *s, struct task_wait *w,
                                struct task__wakelist *wl)
 {
         uint64_t got = op_of(w)->n - w->arg;
         task__wait_unqueue(&s->waiters, w);
-        if (task__waitq_empty(&s->waiters))
-                atomic_fetch_and_explicit(&s->word, ~SEM_WAITERS,
-                                          memory_order_relaxed);
-        if (got)
-                sem_add_locked(s, got, wl);
+        sem_add_locked(s, got, wl);
 }
 
 static void sem_cancel(struct task_wait *w)
@@ -204,8 +207,9 @@ static void sem_cancel(struct task_wait *w)
         if (st == TASK_WAIT_QUEUED) {
                 sem_unqueue_locked(s, w, &wl);
         } else if (st == TASK_WAIT_DONE) {
-                /* Granted but never taken: the permits go back. */
-                if (w->result == 0 && op_of(w)->n)
+                /* Granted but never taken: the permits go back (n >= 1:
+                 * an acquire of 0 never queues). */
+                if (w->result == 0)
                         sem_add_locked(s, op_of(w)->n, &wl);
                 task__wait_reset(w);
         }
@@ -290,32 +294,21 @@ int task_sem_acquire_blocking(struct task_sem *s, uint64_t n)
         return op.w.result;
 }
 
-int task_sem_release(struct task_sem *s, uint64_t n)
+/*
+ * task__sem_release_max() while tasks wait: the permits go to the queue,
+ * under the lock.  Kept out of line (noinline) so that the lock-free path
+ * does not pay for this one's stack frame (the wake list) and saved
+ * registers: measured, 11.3 -> 10.3 ns per uncontended try_lock + unlock.
+ */
+__attribute__((noinline)) static int
+sem_release_slow(struct task_sem *s, uint64_t n, uint64_t limit)
 {
-        if (!s)
-                return -EINVAL;
-        if (n == 0)
-                return 0;
-        if (n > TASK_SEM_MAX_PERMITS)
-                return -EOVERFLOW;
-        uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
-        while (!(cur & SEM_WAITERS)) {
-                if (SEM_PERMITS(cur) + n > TASK_SEM_MAX_PERMITS)
-                        return -EOVERFLOW;
-                /* Release: what we wrote is visible to the next taker. */
-                if (atomic_compare_exchange_weak_explicit(
-                        &s->word, &cur, cur + (n << SEM_SHIFT),
-                        memory_order_acq_rel, memory_order_relaxed))
-                        return 0;
-        }
-
         struct task__wakelist wl;
 
         task__wakelist_init(&wl);
         task__spin_lock(&s->lock);
-        cur = atomic_load_explicit(&s->word, memory_order_relaxed);
-        if (!(cur & SEM_WAITERS) &&
-            SEM_PERMITS(cur) + n > TASK_SEM_MAX_PERMITS) {
+        uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
+        if (!(cur & SEM_WAITERS) && SEM_PERMITS(cur) + n > limit) {
                 task__spin_unlock(&s->lock);
                 return -EOVERFLOW;
         }
@@ -323,6 +316,33 @@ int task_sem_release(struct task_sem *s, uint64_t n)
         task__spin_unlock(&s->lock);
         task__wakelist_wake(&wl);
         return 0;
+}
+
+/* Lock-free while nobody waits.  Callers pass limit <= TASK_SEM_MAX_PERMITS. */
+int task__sem_release_max(struct task_sem *s, uint64_t n, uint64_t limit)
+{
+        if (n > limit)
+                return -EOVERFLOW;
+        uint64_t cur = atomic_load_explicit(&s->word, memory_order_relaxed);
+        while (!(cur & SEM_WAITERS)) {
+                if (SEM_PERMITS(cur) + n > limit)
+                        return -EOVERFLOW;
+                /* Release: what we wrote is visible to the next taker. */
+                if (atomic_compare_exchange_weak_explicit(
+                        &s->word, &cur, cur + (n << SEM_SHIFT),
+                        memory_order_acq_rel, memory_order_relaxed))
+                        return 0;
+        }
+        return sem_release_slow(s, n, limit);
+}
+
+int task_sem_release(struct task_sem *s, uint64_t n)
+{
+        if (!s)
+                return -EINVAL;
+        if (n == 0)
+                return 0;
+        return task__sem_release_max(s, n, TASK_SEM_MAX_PERMITS);
 }
 
 void task_sem_close(struct task_sem *s)
