@@ -72,7 +72,6 @@ struct task_waitq {
 
 /* What a primitive does when a wait node is cancelled (see wait.c). */
 struct task_wait_ops {
-        const char *name;
         /*
          * Take @w out of its primitive: unlink it if queued, give back
          * anything already granted to it.  Called by the task that owns

@@ -31,7 +31,6 @@
 static void barrier_cancel(struct task_wait *w);
 
 static const struct task_wait_ops barrier_wait_ops = {
-    .name = "barrier",
     .cancel = barrier_cancel,
 };
 
@@ -51,10 +50,7 @@ int task_barrier_destroy(struct task_barrier *b)
 {
         if (!b)
                 return -EINVAL;
-        task__spin_lock(&b->lock);
-        bool busy = !task__waitq_empty(&b->waiters);
-        task__spin_unlock(&b->lock);
-        return busy ? -EBUSY : 0;
+        return task__waitq_destroy(&b->lock, &b->waiters);
 }
 
 /*
@@ -119,18 +115,11 @@ bool task_barrier_wait_poll(struct task_cx *cx, struct task_barrier *b,
                 return !(cx && cx->cancelling);
         }
         struct task_wait *w = &op->w;
-        if (cx->cancelling) {
-                task_wait_cancel(w);
+        switch (task__wait_poll_begin(cx, w, b)) {
+        case TASK__WAIT_CANCELLED:
+        case TASK_WAIT_QUEUED:
                 return false;
-        }
-        uint32_t st = task__wait_state(w);
-        if (st != TASK_WAIT_IDLE && w->obj != b) {
-                task_wait_cancel(w); /* reused for another barrier */
-                st = TASK_WAIT_IDLE;
-        }
-        if (st == TASK_WAIT_QUEUED)
-                return false; /* still waiting; our waker is in place */
-        if (st == TASK_WAIT_DONE) {
+        case TASK_WAIT_DONE:
                 task__wait_reset(w);
                 goto out;
         }

@@ -86,7 +86,6 @@ struct task_broadcast_rx {
 static void bc_cancel(struct task_wait *w);
 
 static const struct task_wait_ops bc_wait_ops = {
-    .name = "broadcast",
     .cancel = bc_cancel,
 };
 

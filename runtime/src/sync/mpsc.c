@@ -165,12 +165,10 @@ static void mpsc_send_cancel(struct task_wait *w);
 static void mpsc_recv_cancel(struct task_wait *w);
 
 static const struct task_wait_ops mpsc_send_ops = {
-    .name = "mpsc send",
     .cancel = mpsc_send_cancel,
 };
 
 static const struct task_wait_ops mpsc_recv_ops = {
-    .name = "mpsc recv",
     .cancel = mpsc_recv_cancel,
 };
 

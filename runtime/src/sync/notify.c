@@ -85,7 +85,6 @@
 static void notify_cancel(struct task_wait *w);
 
 static const struct task_wait_ops notify_wait_ops = {
-    .name = "notify",
     .cancel = notify_cancel,
 };
 
@@ -103,10 +102,7 @@ int task_notify_destroy(struct task_notify *n)
 {
         if (!n)
                 return -EINVAL;
-        task__spin_lock(&n->lock);
-        bool busy = !task__waitq_empty(&n->waiters);
-        task__spin_unlock(&n->lock);
-        return busy ? -EBUSY : 0;
+        return task__waitq_destroy(&n->lock, &n->waiters);
 }
 
 /* Lock-free: consume the permit if it is stored.  True when consumed. */
@@ -303,20 +299,13 @@ bool task_notify_poll(struct task_cx *cx, struct task_notify *n,
         if (!cx || !n || !op)
                 return !(cx && cx->cancelling);
         struct task_wait *w = &op->w;
-        if (cx->cancelling) {
-                task_wait_cancel(w);
-                w->result = 0;
+        switch (task__wait_poll_begin(cx, w, n)) {
+        case TASK__WAIT_CANCELLED:
+                w->result = 0; /* drop a snapshot */
                 return false;
-        }
-        uint32_t st = task__wait_state(w);
-        if (st != TASK_WAIT_IDLE && w->obj != n) {
-                task_wait_cancel(w); /* reused for another notify */
-                w->result = 0;
-                st = TASK_WAIT_IDLE;
-        }
-        if (st == TASK_WAIT_QUEUED)
-                return false; /* still waiting; our waker is in place */
-        if (st == TASK_WAIT_DONE) {
+        case TASK_WAIT_QUEUED:
+                return false;
+        case TASK_WAIT_DONE:
                 task__wait_reset(w);
                 goto done;
         }

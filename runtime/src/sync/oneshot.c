@@ -73,12 +73,10 @@ static void os_recv_cancel(struct task_wait *w);
 static void os_closed_cancel(struct task_wait *w);
 
 static const struct task_wait_ops os_recv_ops = {
-    .name = "oneshot recv",
     .cancel = os_recv_cancel,
 };
 
 static const struct task_wait_ops os_closed_ops = {
-    .name = "oneshot closed",
     .cancel = os_closed_cancel,
 };
 

@@ -49,7 +49,6 @@ static struct task_sem_acquire *op_of(struct task_wait *w)
 }
 
 static const struct task_wait_ops sem_wait_ops = {
-    .name = "semaphore",
     .cancel = sem_cancel,
 };
 
@@ -67,10 +66,7 @@ int task_sem_destroy(struct task_sem *s)
 {
         if (!s)
                 return -EINVAL;
-        task__spin_lock(&s->lock);
-        bool busy = !task__waitq_empty(&s->waiters);
-        task__spin_unlock(&s->lock);
-        return busy ? -EBUSY : 0;
+        return task__waitq_destroy(&s->lock, &s->waiters);
 }
 
 /* Lock-free take of @n permits: 1 taken, 0 not possible now, -EPIPE. */
@@ -228,18 +224,11 @@ bool task_sem_acquire_poll(struct task_cx *cx, struct task_sem *s, uint64_t n,
                 return !(cx && cx->cancelling);
         }
         struct task_wait *w = &op->w;
-        if (cx->cancelling) {
-                task_wait_cancel(w);
+        switch (task__wait_poll_begin(cx, w, s)) {
+        case TASK__WAIT_CANCELLED:
+        case TASK_WAIT_QUEUED:
                 return false;
-        }
-        uint32_t st = task__wait_state(w);
-        if (st != TASK_WAIT_IDLE && w->obj != s) {
-                task_wait_cancel(w); /* reused for another semaphore */
-                st = TASK_WAIT_IDLE;
-        }
-        if (st == TASK_WAIT_QUEUED)
-                return false; /* still waiting; our waker is in place */
-        if (st == TASK_WAIT_DONE) {
+        case TASK_WAIT_DONE:
                 r = w->result;
                 task__wait_reset(w);
                 goto out;

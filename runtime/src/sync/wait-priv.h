@@ -116,6 +116,45 @@ static inline void task__wait_enqueue(struct task_cx *cx, struct task_waitq *q,
         task__waitq_push(q, w);
 }
 
+/*
+ * The start of every poll function, after its argument checks (steps 2-5
+ * of the pattern in the sync brief): on a cancelling poll, cancel @w and
+ * return TASK__WAIT_CANCELLED (the poll returns false); a node still
+ * pending on another object than @obj (its operation struct was reused) is
+ * cancelled and counts as IDLE.  Otherwise the state of @w: QUEUED (return
+ * false, the waker is in place), DONE (read the outcome, then
+ * task__wait_reset()) or IDLE (start the operation).
+ */
+#define TASK__WAIT_CANCELLED UINT32_C(0xffffffff)
+
+static inline uint32_t task__wait_poll_begin(struct task_cx *cx,
+                                             struct task_wait *w, void *obj)
+{
+        if (cx->cancelling) {
+                task_wait_cancel(w);
+                return TASK__WAIT_CANCELLED;
+        }
+        uint32_t st = task__wait_state(w);
+        if (st != TASK_WAIT_IDLE && w->obj != obj) {
+                task_wait_cancel(w); /* reused for another object */
+                st = TASK_WAIT_IDLE;
+        }
+        return st;
+}
+
+/*
+ * task_X_destroy() of a primitive whose only resource is its queue @q,
+ * guarded by @l: 0, or -EBUSY while a node is queued.
+ */
+static inline int task__waitq_destroy(struct task__spinlock *l,
+                                      struct task_waitq *q)
+{
+        task__spin_lock(l);
+        bool busy = !task__waitq_empty(q);
+        task__spin_unlock(l);
+        return busy ? -EBUSY : 0;
+}
+
 /* ---- Waking, after the lock is dropped ----------------------------------- */
 
 #define TASK__WAKE_BATCH 32

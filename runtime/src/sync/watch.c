@@ -77,7 +77,6 @@ struct task_watch_rx {
 static void watch_cancel(struct task_wait *w);
 
 static const struct task_wait_ops watch_wait_ops = {
-    .name = "watch",
     .cancel = watch_cancel,
 };
 
