@@ -7,9 +7,13 @@
  *   with TCHECK() and the test thread reports it with tcheck_assert_none().
  * - The scale factor for heavy tests: $LIBTASK_TEST_SCALE (a positive float,
  *   1.0 = full size) or, when unset, a reduced size under ASan and TSan.
+ * - Runtimes of either flavor, freed with a check that nothing leaked, and
+ *   a current-thread runtime driven step by step (ct_run_until()).
  * - Small time helpers, a bounded wait, and a "gate": a resource a task can
  *   await and another thread can open, written the way coro.h asks a
  *   resource to be (register the waker when not ready, wake on open).
+ * - For the sync suites: whether a wait node is still queued
+ *   (wait_queued()), and an elem_drop that frees and counts.
  *
  * Everything is static inline so that each test file uses what it needs
  * without unused-function warnings.
@@ -112,7 +116,14 @@ static inline void tcheck_fail(const char *file, int line, const char *what)
         if (!atomic_flag_test_and_set(&tcheck_first))
                 snprintf(tcheck_msg, sizeof tcheck_msg,
                          "%s:%d: check failed: %s", file, line, what);
-        /* Release: a reader that sees the count sees the message. */
+        /*
+         * Release, paired with the acquire in tcheck_assert_none(): a
+         * reader that sees the count sees the message, but only if it sees
+         * the first failing thread's increment, since only that thread
+         * writes the message.  One that sees just a later thread's may
+         * read it half-written; the suites read it after joining the tasks
+         * and threads that check, which orders it anyway.
+         */
         atomic_fetch_add_explicit(&tcheck_failures, 1, memory_order_release);
 }
 
@@ -189,6 +200,15 @@ static inline task_runtime *test_rt_new_mt(unsigned workers)
         return test_rt_new(TASK_MULTI_THREAD, workers);
 }
 
+/*
+ * The two shapes the "both flavors" tests use: a current-thread runtime, or
+ * a multi-thread one with 2 workers (so that tasks can be stolen).
+ */
+static inline task_runtime *test_rt_new_flavor(enum task_flavor flavor)
+{
+        return test_rt_new(flavor, flavor == TASK_CURRENT_THREAD ? 0 : 2);
+}
+
 static inline uint64_t test_tasks_alive(task_runtime *rt)
 {
         struct task_runtime_metrics m;
@@ -217,6 +237,87 @@ static inline void test_rt_free(task_runtime *rt)
         cr_assert_eq(rc, 0, "task_runtime_free: %s (%d)", task_strerror(rc),
                      rc);
         test_leak_check();
+}
+
+/* ---- Driving a current-thread runtime ------------------------------------ */
+
+/*
+ * On a TASK_CURRENT_THREAD runtime nothing runs between two task_block_on()
+ * calls, so a test can stop the world at a chosen point (a waiter queued, a
+ * waiter granted but not yet polled) and act on it from the test thread.
+ */
+
+struct until {
+        TASK_FRAME;
+        bool (*cond)(void *);
+        void *arg;
+        long spins;
+};
+
+/* Yield until @cond(@arg) holds (bounded): the other tasks run meanwhile. */
+static inline int until_fn(struct task_cx *cx, void *arg)
+{
+        struct until *f = arg;
+
+        TASK_BEGIN(f);
+        while (!f->cond(f->arg) && f->spins++ < 1000000)
+                TASK_YIELD(f);
+        TASK_END(f);
+}
+
+/* Run @rt (a current-thread runtime) until @cond(@arg) holds. */
+static inline void ct_run_until(task_runtime *rt, bool (*cond)(void *),
+                                void *arg)
+{
+        struct until u = {.cond = cond, .arg = arg};
+
+        cr_assert_eq(task_block_on(rt, until_fn, &u, sizeof u), 0);
+        cr_assert(cond(arg), "condition never held");
+}
+
+/* A ct_run_until() condition: the task of handle @h has finished. */
+static inline bool h_finished(void *h)
+{
+        return task_handle_finished(h);
+}
+
+/* A ct_run_until() condition: true from the 17th call on (@p: an int). */
+static inline bool after_rounds(void *p)
+{
+        return ++*(int *)p > 16;
+}
+
+/* Let every ready task of a current-thread runtime run: a few rounds. */
+static inline void ct_settle(task_runtime *rt)
+{
+        int rounds = 0;
+
+        ct_run_until(rt, after_rounds, &rounds);
+}
+
+/* ---- Wait nodes ---------------------------------------------------------- */
+
+/*
+ * True while @w is in its primitive's queue: neither idle nor completed.
+ * Stricter than task_wait_pending() (QUEUED or DONE), so a "still waiting"
+ * check fails on a waiter that was wrongly granted and has not run yet.
+ */
+static inline bool wait_queued(struct task_wait *w)
+{
+        return atomic_load_explicit(&w->state, memory_order_acquire) ==
+               TASK_WAIT_QUEUED;
+}
+
+/* ---- Channel elements that own memory ------------------------------------ */
+
+/* Elements dropped: test_free_ptr() counts here (a suite's own may too). */
+static atomic_int test_drops;
+
+/* An elem_drop for elements that are a malloc()ed pointer: frees, counts. */
+static inline void test_free_ptr(void *elem)
+{
+        free(*(void **)elem);
+        atomic_fetch_add(&test_drops, 1);
 }
 
 /* ---- A gate: an awaitable resource opened from anywhere ------------------ */
@@ -266,8 +367,7 @@ static inline bool gate_poll(struct task_cx *cx, struct gate *g)
                 g->waiter = task_cx_waker(cx);
         }
         pthread_mutex_unlock(&g->mu);
-        if (old)
-                task_waker_drop(old);
+        task_waker_drop(old);
         return ready;
 }
 

@@ -88,33 +88,29 @@ Test(current_thread, spawn_from_outside_runs_during_block_on, .timeout = 10)
 }
 
 /* Detached tasks spawned from outside run during an unrelated block_on. */
-struct wait_count {
-        TASK_FRAME;
+struct count {
         atomic_int *ran;
         int want;
-        long spins;
 };
 
-static int wait_count(struct task_cx *cx, void *arg)
+/* A ct_run_until() condition (helpers.h): @p's count reached. */
+static bool count_reached(void *p)
 {
-        struct wait_count *f = arg;
-        TASK_BEGIN(f);
-        while (atomic_load(f->ran) < f->want && f->spins++ < 1000000)
-                TASK_YIELD(f);
-        TASK_END(f);
+        struct count *c = p;
+        return atomic_load(c->ran) >= c->want;
 }
 
 Test(current_thread, detached_outside_spawns_run_in_block_on, .timeout = 10)
 {
         task_runtime *rt = test_rt_new(TASK_CURRENT_THREAD, 0);
         atomic_int ran = 0;
-        struct wait_count w = {.ran = &ran, .want = 20};
+        struct count c = {.ran = &ran, .want = 20};
 
         for (int i = 0; i < 20; i++) {
                 struct where f = {.ran = &ran, .yields = 1};
                 cr_assert_eq(TASK_SPAWN(rt, where, &f, NULL), 0);
         }
-        cr_assert_eq(task_block_on(rt, wait_count, &w, sizeof w), 0);
+        ct_run_until(rt, count_reached, &c);
         cr_assert_eq(atomic_load(&ran), 20, "only %d of 20 ran",
                      atomic_load(&ran));
         test_rt_free(rt);
@@ -202,7 +198,7 @@ Test(current_thread, leftover_tasks_continue_in_next_block_on, .timeout = 10)
         struct gate g;
         atomic_int ran = 0;
         struct leave_behind f = {.ran = &ran};
-        struct wait_count w = {.ran = &ran, .want = 1};
+        struct count c = {.ran = &ran, .want = 1};
 
         gate_init(&g);
         f.g = &g;
@@ -214,7 +210,7 @@ Test(current_thread, leftover_tasks_continue_in_next_block_on, .timeout = 10)
         gate_open(&g);
         sleep_ms(20);
         cr_assert_eq(atomic_load(&ran), 0, "a task ran outside block_on");
-        cr_assert_eq(task_block_on(rt, wait_count, &w, sizeof w), 0);
+        ct_run_until(rt, count_reached, &c);
         cr_assert_eq(atomic_load(&ran), 1);
         tcheck_assert_none();
         gate_destroy(&g);

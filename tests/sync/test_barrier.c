@@ -6,8 +6,8 @@
  * blocking waits from threads mixed with tasks, destroy, bad input, a
  * stress with stealing, and the current-thread flavor.
  *
- * "Is task T waiting" is read from T's own wait node (task_wait_pending()
- * on the operation in its frame).
+ * "Is task T waiting" is read from T's own wait node (wait_queued(),
+ * helpers.h, on the operation in its frame): queued, not yet released.
  */
 #include "helpers.h"
 
@@ -45,15 +45,15 @@ static struct party *party_of(task_handle *h)
         return task_handle_frame(h);
 }
 
-static bool p_pending(task_handle *h)
+static bool p_queued(task_handle *h)
 {
-        return task_wait_pending(&party_of(h)->op.w);
+        return wait_queued(&party_of(h)->op.w);
 }
 
 static task_handle *spawn_waiting(task_runtime *rt, struct task_barrier *b)
 {
         task_handle *h = spawn_party(rt, b);
-        cr_assert(WAIT_UNTIL(p_pending(h), 5000), "the party never waited");
+        cr_assert(WAIT_UNTIL(p_queued(h), 5000), "the party never waited");
         return h;
 }
 
@@ -65,41 +65,10 @@ static bool join_passed(task_handle *h)
         return party_of(h)->leader;
 }
 
-/* ---- Current-thread driving ---------------------------------------------- */
-
-struct until {
-        TASK_FRAME;
-        bool (*cond)(void *);
-        void *arg;
-        long spins;
-};
-
-static int until_fn(struct task_cx *cx, void *arg)
+/* A ct_run_until() condition (helpers.h). */
+static bool h_queued(void *h)
 {
-        struct until *f = arg;
-
-        TASK_BEGIN(f);
-        while (!f->cond(f->arg) && f->spins++ < 1000000)
-                TASK_YIELD(f);
-        TASK_END(f);
-}
-
-static void ct_run_until(task_runtime *rt, bool (*cond)(void *), void *arg)
-{
-        struct until u = {.cond = cond, .arg = arg};
-
-        cr_assert_eq(task_block_on(rt, until_fn, &u, sizeof u), 0);
-        cr_assert(cond(arg), "condition never held");
-}
-
-static bool h_pending(void *h)
-{
-        return p_pending(h);
-}
-
-static bool h_finished(void *h)
-{
-        return task_handle_finished(h);
+        return p_queued(h);
 }
 
 /* ---- One generation ------------------------------------------------------------ */
@@ -300,7 +269,7 @@ Test(barrier, aborted_waiter_withdraws_its_arrival, .timeout = 10)
 
         /* Two arrivals count now: a third does not complete it. */
         task_handle *c = spawn_waiting(rt, &b);
-        cr_assert(p_pending(a));
+        cr_assert(p_queued(a));
         cr_assert_not(task_handle_finished(c), "x still counted");
         task_handle *d = spawn_party(rt, &b);
         int leaders = join_passed(a) + join_passed(c) + join_passed(d);
@@ -322,7 +291,7 @@ Test(barrier, aborted_after_release_undoes_nothing, .timeout = 10)
 
         cr_assert_eq(task_barrier_init(&b, 2), 0);
         task_handle *a = spawn_party(rt, &b);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         /* The test thread completes the generation; a is released but has
          * not run when it is aborted. */
         cr_assert_eq(task_barrier_wait_blocking(&b, &leader), 0);
@@ -333,7 +302,7 @@ Test(barrier, aborted_after_release_undoes_nothing, .timeout = 10)
 
         /* The next generation needs 2 fresh arrivals. */
         task_handle *c = spawn_party(rt, &b);
-        ct_run_until(rt, h_pending, c);
+        ct_run_until(rt, h_queued, c);
         task_handle *d = spawn_party(rt, &b);
         ct_run_until(rt, h_finished, c);
         ct_run_until(rt, h_finished, d);
@@ -376,7 +345,7 @@ static int sel_fn(struct task_cx *cx, void *arg)
 static bool sel_waiting(void *h)
 {
         struct sel *f = task_handle_frame(h);
-        return task_wait_pending(&f->op.w) && gate_has_waiter(f->g);
+        return wait_queued(&f->op.w) && gate_has_waiter(f->g);
 }
 
 Test(barrier, select_loser_withdraws_and_a_retry_counts_once, .timeout = 10)
@@ -394,7 +363,7 @@ Test(barrier, select_loser_withdraws_and_a_retry_counts_once, .timeout = 10)
         gate_open(&g); /* the select loses the barrier, then waits again */
         cr_assert(WAIT_UNTIL(
             atomic_load(&((struct sel *)task_handle_frame(h))->lost) == 1 &&
-                task_wait_pending(&((struct sel *)task_handle_frame(h))->op.w),
+                wait_queued(&((struct sel *)task_handle_frame(h))->op.w),
             5000));
         /* Counted once: one more party is not enough, two are. */
         task_handle *a = spawn_waiting(rt, &b);
@@ -479,8 +448,9 @@ Test(barrier, blocking_wait_from_a_task_is_edeadlk_and_not_counted,
         bool leader = false;
 
         cr_assert_eq(task_barrier_init(&b, 2), 0);
-        for (int flavor = 0; flavor < 2; flavor++) {
-                task_runtime *rt = test_rt_new(flavor, flavor ? 0 : 2);
+        for (enum task_flavor fl = TASK_MULTI_THREAD; fl <= TASK_CURRENT_THREAD;
+             fl++) {
+                task_runtime *rt = test_rt_new_flavor(fl);
                 struct deadlk f = {.b = &b};
                 cr_assert_eq(task_block_on(rt, deadlk_fn, &f, sizeof f), 0);
                 cr_assert_eq(f.rc, -EDEADLK);
@@ -619,11 +589,15 @@ static int ct_main_fn(struct task_cx *cx, void *arg)
         struct ct_main *f = arg;
 
         TASK_BEGIN(f);
-        for (f->i = 0; f->i < 6; f->i++)
+        for (f->i = 0; f->i < 6; f->i++) {
+                f->h[f->i] = NULL; /* a failed spawn leaves it untouched */
                 TCHECK(TASK_SPAWN(task_cx_runtime(cx), looper_fn,
                                   (&(struct looper){.g = f->g}),
                                   &f->h[f->i]) == 0);
+        }
         for (f->i = 0; f->i < 6; f->i++) {
+                if (!f->h[f->i])
+                        continue; /* its failure is recorded */
                 TASK_JOIN(f, f->h[f->i], &f->rc);
                 TCHECK(f->rc == 0);
                 task_handle_release(f->h[f->i]);

@@ -309,9 +309,9 @@ static int many(struct task_cx *cx, void *arg)
         TASK_END(f);
 }
 
-static void many_on(enum task_flavor flavor, unsigned workers)
+static void many_on(enum task_flavor flavor)
 {
-        task_runtime *rt = test_rt_new(flavor, workers);
+        task_runtime *rt = test_rt_new_flavor(flavor);
         struct many f = {0};
 
         f.n = (int)test_scaled(20000, 500);
@@ -326,12 +326,12 @@ static void many_on(enum task_flavor flavor, unsigned workers)
 
 Test(joinset, many_members_multi_thread, .timeout = 60)
 {
-        many_on(TASK_MULTI_THREAD, 2);
+        many_on(TASK_MULTI_THREAD);
 }
 
 Test(joinset, many_members_current_thread, .timeout = 60)
 {
-        many_on(TASK_CURRENT_THREAD, 1);
+        many_on(TASK_CURRENT_THREAD);
 }
 
 Test(joinset, spawn_after_shutdown_is_eshutdown, .timeout = 10)

@@ -9,8 +9,8 @@
  * from threads, destroy, bad input, a stress with stealing, and the
  * current-thread flavor.
  *
- * "Is task T queued" is read from T's own wait node (task_wait_pending()
- * on the lock operation in its frame).
+ * "Is task T queued" is read from T's own wait node (wait_queued(),
+ * helpers.h, on the lock operation in its frame): queued, not yet granted.
  */
 #include "helpers.h"
 
@@ -68,54 +68,23 @@ static struct locker *locker_of(task_handle *h)
         return task_handle_frame(h);
 }
 
-static bool l_pending(task_handle *h)
+static bool l_queued(task_handle *h)
 {
-        return task_wait_pending(&locker_of(h)->op.acq.w);
+        return wait_queued(&locker_of(h)->op.acq.w);
 }
 
 static task_handle *spawn_queued(task_runtime *rt, struct task_mutex *m,
                                  atomic_int *seq, bool keep)
 {
         task_handle *h = spawn_locker(rt, m, seq, keep);
-        cr_assert(WAIT_UNTIL(l_pending(h), 5000), "the lock never queued");
+        cr_assert(WAIT_UNTIL(l_queued(h), 5000), "the lock never queued");
         return h;
 }
 
-/* ---- Current-thread driving ---------------------------------------------- */
-
-struct until {
-        TASK_FRAME;
-        bool (*cond)(void *);
-        void *arg;
-        long spins;
-};
-
-static int until_fn(struct task_cx *cx, void *arg)
+/* A ct_run_until() condition (helpers.h). */
+static bool h_queued(void *h)
 {
-        struct until *f = arg;
-
-        TASK_BEGIN(f);
-        while (!f->cond(f->arg) && f->spins++ < 1000000)
-                TASK_YIELD(f);
-        TASK_END(f);
-}
-
-static void ct_run_until(task_runtime *rt, bool (*cond)(void *), void *arg)
-{
-        struct until u = {.cond = cond, .arg = arg};
-
-        cr_assert_eq(task_block_on(rt, until_fn, &u, sizeof u), 0);
-        cr_assert(cond(arg), "condition never held");
-}
-
-static bool h_pending(void *h)
-{
-        return l_pending(h);
-}
-
-static bool h_finished(void *h)
-{
-        return task_handle_finished(h);
+        return l_queued(h);
 }
 
 /* ---- Basics ----------------------------------------------------------------- */
@@ -260,7 +229,7 @@ Test(mutex, contending_tasks_take_exact_turns, .timeout = 20)
                                         &h[i]),
                              0);
                 cr_assert(WAIT_UNTIL(
-                    task_wait_pending(
+                    wait_queued(
                         &((struct turner *)task_handle_frame(h[i]))->op.acq.w),
                     5000));
         }
@@ -294,7 +263,7 @@ Test(mutex, aborted_waiter_never_holds_the_lock, .timeout = 10)
         cr_assert_eq(task_join_blocking(a), -ECANCELED);
         cr_assert_eq(locker_of(a)->held, false);
         cr_assert_eq(locker_of(a)->rc, 1, "the aborted lock completed");
-        cr_assert(l_pending(b));
+        cr_assert(l_queued(b));
         cr_assert_eq(task_mutex_unlock(&m), 0);
         cr_assert_eq(task_join_blocking(b), 0);
         cr_assert_eq(locker_of(b)->pos, 0);
@@ -314,9 +283,9 @@ Test(mutex, lock_handed_to_an_aborted_waiter_passes_on, .timeout = 10)
         cr_assert_eq(task_mutex_init(&m), 0);
         cr_assert_eq(task_mutex_try_lock(&m), 0);
         task_handle *a = spawn_locker(rt, &m, &seq, false);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         task_handle *b = spawn_locker(rt, &m, &seq, true);
-        ct_run_until(rt, h_pending, b);
+        ct_run_until(rt, h_queued, b);
 
         cr_assert_eq(task_mutex_unlock(&m), 0); /* handed to a */
         cr_assert(task_mutex_is_locked(&m));
@@ -343,7 +312,7 @@ Test(mutex, lock_handed_to_an_aborted_last_waiter_becomes_free, .timeout = 10)
         cr_assert_eq(task_mutex_init(&m), 0);
         cr_assert_eq(task_mutex_try_lock(&m), 0);
         task_handle *a = spawn_locker(rt, &m, NULL, true);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         cr_assert_eq(task_mutex_unlock(&m), 0);
         task_abort(a);
         ct_run_until(rt, h_finished, a);
@@ -373,9 +342,9 @@ Test(mutex, second_unlock_after_a_handoff_releases_the_waiters_lock,
         cr_assert_eq(task_mutex_init(&m), 0);
         cr_assert_eq(task_mutex_try_lock(&m), 0);
         task_handle *a = spawn_locker(rt, &m, NULL, true);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         task_handle *b = spawn_locker(rt, &m, NULL, true);
-        ct_run_until(rt, h_pending, b);
+        ct_run_until(rt, h_queued, b);
 
         cr_assert_eq(task_mutex_unlock(&m), 0); /* handed to a */
         cr_assert_eq(task_mutex_unlock(&m), 0, "taken for a's: b gets it");
@@ -408,7 +377,7 @@ Test(mutex, second_unlock_after_a_handoff_then_abort_loses_no_permit,
         cr_assert_eq(task_mutex_init(&m), 0);
         cr_assert_eq(task_mutex_try_lock(&m), 0);
         task_handle *a = spawn_locker(rt, &m, NULL, true);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         cr_assert_eq(task_mutex_unlock(&m), 0); /* handed to a */
         cr_assert_eq(task_mutex_unlock(&m), 0); /* taken for a's */
         task_abort(a);
@@ -546,7 +515,7 @@ static int sel_fn(struct task_cx *cx, void *arg)
 static bool sel_waiting(void *h)
 {
         struct sel *f = task_handle_frame(h);
-        return task_wait_pending(&f->op.acq.w) && gate_has_waiter(f->g);
+        return wait_queued(&f->op.acq.w) && gate_has_waiter(f->g);
 }
 
 Test(mutex, select_loser_does_not_hold_the_lock, .timeout = 10)
@@ -610,7 +579,7 @@ Test(mutex, blocking_lock_from_threads_in_fifo_with_tasks, .timeout = 10)
         cr_assert_eq(task_mutex_unlock(&m), 0); /* to the thread */
         cr_assert_eq(pthread_join(th, NULL), 0);
         cr_assert_eq(t.rc, 0);
-        cr_assert(l_pending(a), "the task barged in");
+        cr_assert(l_queued(a), "the task barged in");
         cr_assert_eq(task_mutex_unlock(&m), 0); /* the thread's lock */
         cr_assert_eq(task_join_blocking(a), 0);
         cr_assert_eq(t.pos, 0);
@@ -640,8 +609,9 @@ Test(mutex, blocking_lock_from_a_task_is_edeadlk, .timeout = 10)
         struct task_mutex m;
 
         cr_assert_eq(task_mutex_init(&m), 0);
-        for (int flavor = 0; flavor < 2; flavor++) {
-                task_runtime *rt = test_rt_new(flavor, flavor ? 0 : 2);
+        for (enum task_flavor fl = TASK_MULTI_THREAD; fl <= TASK_CURRENT_THREAD;
+             fl++) {
+                task_runtime *rt = test_rt_new_flavor(fl);
                 struct deadlk f = {.m = &m};
                 cr_assert_eq(task_block_on(rt, deadlk_fn, &f, sizeof f), 0);
                 cr_assert_eq(f.rc, -EDEADLK);
@@ -662,7 +632,7 @@ Test(mutex, destroy_is_ebusy_while_locked_or_waited_on, .timeout = 10)
         cr_assert_eq(task_mutex_destroy(&m), -EBUSY);
         task_handle *a = spawn_queued(rt, &m, NULL, false);
         cr_assert_eq(task_mutex_destroy(&m), -EBUSY);
-        cr_assert(l_pending(a));
+        cr_assert(l_queued(a));
         cr_assert_eq(task_mutex_unlock(&m), 0);
         cr_assert_eq(task_join_blocking(a), 0);
         cr_assert_eq(task_mutex_destroy(&m), 0);
@@ -815,11 +785,15 @@ static int ct_main_fn(struct task_cx *cx, void *arg)
         struct ct_main *f = arg;
 
         TASK_BEGIN(f);
-        for (f->i = 0; f->i < 8; f->i++)
+        for (f->i = 0; f->i < 8; f->i++) {
+                f->h[f->i] = NULL; /* a failed spawn leaves it untouched */
                 TCHECK(TASK_SPAWN(task_cx_runtime(cx), incr_fn,
                                   (&(struct incr){.s = f->s}),
                                   &f->h[f->i]) == 0);
+        }
         for (f->i = 0; f->i < 8; f->i++) {
+                if (!f->h[f->i])
+                        continue; /* its failure is recorded */
                 TASK_JOIN(f, f->h[f->i], &f->rc);
                 TCHECK(f->rc == 0);
                 task_handle_release(f->h[f->i]);

@@ -9,11 +9,11 @@
  * bad input, stresses with stealing for both kinds of notification, and
  * the current-thread flavor.
  *
- * "Is task T waiting" is read from T's own wait node (task_wait_pending()
- * on the struct task_notified in its frame), which turns pending under the
- * Notify's lock.  The tests that need a waiter picked but not yet polled
- * use a TASK_CURRENT_THREAD runtime, where nothing runs between two
- * task_block_on() calls.
+ * "Is task T waiting" is read from T's own wait node (wait_queued(),
+ * helpers.h, on the struct task_notified in its frame), which turns QUEUED
+ * under the Notify's lock and stays so until T is notified.  The tests
+ * that need a waiter picked but not yet polled use a TASK_CURRENT_THREAD
+ * runtime, where nothing runs between two task_block_on() calls.
  */
 #include "helpers.h"
 
@@ -59,9 +59,9 @@ static struct waiter *waiter_of(task_handle *h)
         return task_handle_frame(h);
 }
 
-static bool w_pending(task_handle *h)
+static bool w_queued(task_handle *h)
 {
-        return task_wait_pending(&waiter_of(h)->op.w);
+        return wait_queued(&waiter_of(h)->op.w);
 }
 
 /* Spawn a waiter and wait until it is queued on @n. */
@@ -69,7 +69,7 @@ static task_handle *spawn_queued(task_runtime *rt, struct task_notify *n,
                                  atomic_int *seq)
 {
         task_handle *h = spawn_waiter(rt, n, seq);
-        cr_assert(WAIT_UNTIL(w_pending(h), 5000), "the waiter never queued");
+        cr_assert(WAIT_UNTIL(w_queued(h), 5000), "the waiter never queued");
         return h;
 }
 
@@ -80,54 +80,10 @@ static void join_done(task_handle *h)
         cr_assert_eq(waiter_of(h)->done, 1);
 }
 
-/* ---- Current-thread driving ---------------------------------------------- */
-
-struct until {
-        TASK_FRAME;
-        bool (*cond)(void *);
-        void *arg;
-        long spins;
-};
-
-static int until_fn(struct task_cx *cx, void *arg)
+/* A ct_run_until() condition (helpers.h). */
+static bool h_queued(void *h)
 {
-        struct until *f = arg;
-
-        TASK_BEGIN(f);
-        while (!f->cond(f->arg) && f->spins++ < 1000000)
-                TASK_YIELD(f);
-        TASK_END(f);
-}
-
-/* Run @rt (a current-thread runtime) until @cond(@arg) holds. */
-static void ct_run_until(task_runtime *rt, bool (*cond)(void *), void *arg)
-{
-        struct until u = {.cond = cond, .arg = arg};
-
-        cr_assert_eq(task_block_on(rt, until_fn, &u, sizeof u), 0);
-        cr_assert(cond(arg), "condition never held");
-}
-
-static bool h_pending(void *h)
-{
-        return w_pending(h);
-}
-
-static bool h_finished(void *h)
-{
-        return task_handle_finished(h);
-}
-
-/* Let every ready task of a current-thread runtime run: a few rounds. */
-static bool after_rounds(void *p)
-{
-        return ++*(int *)p > 16;
-}
-
-static void ct_settle(task_runtime *rt)
-{
-        int rounds = 0;
-        ct_run_until(rt, after_rounds, &rounds);
+        return w_queued(h);
 }
 
 /* ---- notify_one and its permit -------------------------------------------- */
@@ -182,7 +138,7 @@ Test(notify, notify_one_wakes_waiters_in_fifo_order, .timeout = 10)
                 task_notify_one(&n);
                 join_done(h[i]);
                 for (int j = i + 1; j < N; j++)
-                        cr_assert(w_pending(h[j]), "%d woken before %d", j, i);
+                        cr_assert(w_queued(h[j]), "%d woken before %d", j, i);
         }
         for (int i = 0; i < N; i++) {
                 cr_assert_eq(waiter_of(h[i])->pos, i);
@@ -306,9 +262,9 @@ Test(notify, init_snapshot_receives_earlier_notify_waiters, .timeout = 10)
         test_rt_free(rt);
 }
 
-static bool snap_pending(task_handle *h)
+static bool snap_queued(task_handle *h)
 {
-        return task_wait_pending(&((struct snap *)task_handle_frame(h))->op.w);
+        return wait_queued(&((struct snap *)task_handle_frame(h))->op.w);
 }
 
 Test(notify, without_init_the_snapshot_is_the_first_poll, .timeout = 10)
@@ -323,7 +279,7 @@ Test(notify, without_init_the_snapshot_is_the_first_poll, .timeout = 10)
         task_handle *h = spawn_snap(rt, &n, &g, false, &ready);
         task_notify_waiters(&n); /* before the first poll: not seen */
         gate_open(&g);
-        cr_assert(WAIT_UNTIL(snap_pending(h), 5000));
+        cr_assert(WAIT_UNTIL(snap_queued(h), 5000));
         cr_assert_not(task_handle_finished(h));
         task_notify_waiters(&n);
         cr_assert_eq(task_join_blocking(h), 0);
@@ -345,7 +301,7 @@ Test(notify, init_snapshot_is_not_fooled_by_earlier_calls, .timeout = 10)
         task_notify_waiters(&n); /* before the init: not for this wait */
         task_handle *h = spawn_snap(rt, &n, &g, true, &ready);
         gate_open(&g);
-        cr_assert(WAIT_UNTIL(snap_pending(h), 5000));
+        cr_assert(WAIT_UNTIL(snap_queued(h), 5000));
         cr_assert_not(task_handle_finished(h));
         task_notify_one(&n);
         cr_assert_eq(task_join_blocking(h), 0);
@@ -366,7 +322,7 @@ Test(notify, aborted_queued_waiter_just_leaves, .timeout = 10)
         task_handle *b = spawn_queued(rt, &n, NULL);
         task_abort(a);
         cr_assert_eq(task_join_blocking(a), -ECANCELED);
-        cr_assert(w_pending(b));
+        cr_assert(w_queued(b));
         task_notify_one(&n);
         join_done(b);
         cr_assert_eq(task_notify_destroy(&n), 0);
@@ -387,9 +343,9 @@ Test(notify, aborted_picked_waiter_passes_notify_one_on, .timeout = 10)
 
         cr_assert_eq(task_notify_init(&n), 0);
         task_handle *a = spawn_waiter(rt, &n, NULL);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         task_handle *b = spawn_waiter(rt, &n, NULL);
-        ct_run_until(rt, h_pending, b);
+        ct_run_until(rt, h_queued, b);
 
         task_notify_one(&n); /* picks a, which does not run yet */
         task_abort(a);
@@ -410,7 +366,7 @@ Test(notify, aborted_picked_waiter_restores_the_permit, .timeout = 10)
 
         cr_assert_eq(task_notify_init(&n), 0);
         task_handle *a = spawn_waiter(rt, &n, NULL);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         task_notify_one(&n);
         task_abort(a);
         ct_run_until(rt, h_finished, a);
@@ -432,14 +388,14 @@ Test(notify, aborted_notify_waiters_waiter_passes_nothing_on, .timeout = 10)
 
         cr_assert_eq(task_notify_init(&n), 0);
         task_handle *a = spawn_waiter(rt, &n, NULL);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         task_notify_waiters(&n);
         task_abort(a);
         ct_run_until(rt, h_finished, a);
         cr_assert_eq(task_join_blocking(a), -ECANCELED);
 
         task_handle *b = spawn_waiter(rt, &n, NULL);
-        ct_run_until(rt, h_pending, b);
+        ct_run_until(rt, h_queued, b);
         ct_settle(rt);
         cr_assert_not(task_handle_finished(b), "a permit came out of it");
         task_notify_one(&n);
@@ -471,7 +427,7 @@ static int sel_fn(struct task_cx *cx, void *arg)
 static bool sel_waiting(void *h)
 {
         struct sel *f = task_handle_frame(h);
-        return task_wait_pending(&f->op.w) && gate_has_waiter(f->g);
+        return wait_queued(&f->op.w) && gate_has_waiter(f->g);
 }
 
 Test(notify, select_loser_passes_notify_one_on, .timeout = 10)
@@ -487,7 +443,7 @@ Test(notify, select_loser_passes_notify_one_on, .timeout = 10)
             TASK_SPAWN(rt, sel_fn, (&(struct sel){.g = &g, .n = &n}), &h), 0);
         ct_run_until(rt, sel_waiting, h);
         task_handle *b = spawn_waiter(rt, &n, NULL);
-        ct_run_until(rt, h_pending, b);
+        ct_run_until(rt, h_queued, b);
 
         /* Both branches ready before the select runs; the gate wins. */
         gate_open(&g);
@@ -590,7 +546,7 @@ Test(notify, threads_and_tasks_share_the_fifo, .timeout = 10)
         task_notify_one(&n); /* the thread first */
         cr_assert_eq(pthread_join(th, NULL), 0);
         cr_assert_eq(t.rc, 0);
-        cr_assert(w_pending(a));
+        cr_assert(w_queued(a));
         task_notify_one(&n);
         join_done(a);
         task_handle_release(a);
@@ -681,8 +637,9 @@ Test(notify, blocking_wait_from_a_task_is_edeadlk, .timeout = 10)
 
         cr_assert_eq(task_notify_init(&n), 0);
         task_notify_one(&n);
-        for (int flavor = 0; flavor < 2; flavor++) {
-                task_runtime *rt = test_rt_new(flavor, flavor ? 0 : 2);
+        for (enum task_flavor fl = TASK_MULTI_THREAD; fl <= TASK_CURRENT_THREAD;
+             fl++) {
+                task_runtime *rt = test_rt_new_flavor(fl);
                 struct deadlk f = {.n = &n};
                 cr_assert_eq(task_block_on(rt, deadlk_fn, &f, sizeof f), 0);
                 cr_assert_eq(f.rc, -EDEADLK);
@@ -1049,12 +1006,16 @@ static int ct_main_fn(struct task_cx *cx, void *arg)
         struct ct_main *f = arg;
 
         TASK_BEGIN(f);
-        for (f->i = 0; f->i < 2; f->i++)
+        for (f->i = 0; f->i < 2; f->i++) {
+                f->h[f->i] = NULL; /* a failed spawn leaves it untouched */
                 TCHECK(
                     TASK_SPAWN(task_cx_runtime(cx), pinger_fn,
                                (&(struct pinger){.p = f->p, .is_a = f->i == 0}),
                                &f->h[f->i]) == 0);
+        }
         for (f->i = 0; f->i < 2; f->i++) {
+                if (!f->h[f->i])
+                        continue; /* its failure is recorded */
                 TASK_JOIN(f, f->h[f->i], &f->rc);
                 TCHECK(f->rc == 0);
                 task_handle_release(f->h[f->i]);
@@ -1077,7 +1038,7 @@ Test(notify, current_thread_flavor, .timeout = 30)
 
         /* notify_waiters from outside, served in the next block_on. */
         task_handle *a = spawn_waiter(rt, &p.to_a, NULL);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         task_notify_waiters(&p.to_a);
         ct_run_until(rt, h_finished, a);
         join_done(a);

@@ -7,14 +7,11 @@
  * select) taking nothing, bad input, -ENOMEM, and a stress of ping-pongs
  * and of both ends dropped concurrently.
  *
- * -ENOMEM uses the internal fault-injection hook when the suite is linked
- * with libtask_internal; against the shared library (where the hook is
- * hidden) that test says so and checks nothing.
+ * Links the internal library for the -ENOMEM fault-injection hook.
  */
 #include "helpers.h"
 
-/* The fault-injection counter (runtime-priv.h), if linked in. */
-extern _Atomic long task__fault_alloc_countdown __attribute__((weak));
+#include "runtime-priv.h"
 
 /* ---- Tasks ---------------------------------------------------------------- */
 
@@ -210,34 +207,28 @@ Test(oneshot, zero_sized_values, .timeout = 10)
 
 /* ---- The receiver going away ----------------------------------------------- */
 
-static atomic_int drops;
-
+/* An elem_drop for elements that own nothing; counted in test_drops. */
 static void count_drop(void *elem)
 {
         (void)elem;
-        atomic_fetch_add(&drops, 1);
-}
-
-static void free_ptr(void *elem)
-{
-        free(*(void **)elem);
-        atomic_fetch_add(&drops, 1);
+        atomic_fetch_add(&test_drops, 1);
 }
 
 Test(oneshot, send_after_rx_drop_fails_and_keeps_value, .timeout = 10)
 {
         struct task_oneshot_opts o = {.elem_size = sizeof(void *),
-                                      .elem_drop = free_ptr};
+                                      .elem_drop = test_free_ptr};
         task_oneshot_tx *tx;
         task_oneshot_rx *rx;
 
-        atomic_store(&drops, 0);
+        atomic_store(&test_drops, 0);
         cr_assert_eq(task_oneshot_new_opts(&o, &tx, &rx), 0);
         task_oneshot_rx_drop(rx);
         cr_assert(task_oneshot_tx_closed(tx));
         void *p = malloc(16);
         cr_assert_eq(task_oneshot_send(tx, &p), -EPIPE);
-        cr_assert_eq(atomic_load(&drops), 0, "a refused value was dropped");
+        cr_assert_eq(atomic_load(&test_drops), 0,
+                     "a refused value was dropped");
         free(p); /* still ours */
         test_leak_check();
 }
@@ -273,28 +264,28 @@ Test(oneshot, elem_drop_only_for_a_value_never_received, .timeout = 10)
         task_oneshot_rx *rx;
         int v = 1;
 
-        atomic_store(&drops, 0);
+        atomic_store(&test_drops, 0);
         /* Sent, never received: dropped with the receiver. */
         cr_assert_eq(task_oneshot_new_opts(&o, &tx, &rx), 0);
         cr_assert_eq(task_oneshot_send(tx, &v), 0);
         task_oneshot_rx_drop(rx);
-        cr_assert_eq(atomic_load(&drops), 1);
+        cr_assert_eq(atomic_load(&test_drops), 1);
         /* Received: not dropped. */
         cr_assert_eq(task_oneshot_new_opts(&o, &tx, &rx), 0);
         cr_assert_eq(task_oneshot_send(tx, &v), 0);
         cr_assert_eq(task_oneshot_try_recv(rx, &v), 0);
         task_oneshot_rx_drop(rx);
-        cr_assert_eq(atomic_load(&drops), 1);
+        cr_assert_eq(atomic_load(&test_drops), 1);
         /* Never sent: nothing to drop. */
         cr_assert_eq(task_oneshot_new_opts(&o, &tx, &rx), 0);
         task_oneshot_tx_drop(tx);
         task_oneshot_rx_drop(rx);
-        cr_assert_eq(atomic_load(&drops), 1);
+        cr_assert_eq(atomic_load(&test_drops), 1);
         /* Receiver dropped first, sender dropped later. */
         cr_assert_eq(task_oneshot_new_opts(&o, &tx, &rx), 0);
         task_oneshot_rx_drop(rx);
         task_oneshot_tx_drop(tx);
-        cr_assert_eq(atomic_load(&drops), 1);
+        cr_assert_eq(atomic_load(&test_drops), 1);
         test_leak_check();
 }
 
@@ -359,7 +350,7 @@ Test(oneshot, abort_while_waiting_takes_nothing, .timeout = 10)
         task_handle *h;
         int v = 11;
 
-        atomic_store(&drops, 0);
+        atomic_store(&test_drops, 0);
         cr_assert_eq(task_oneshot_new_opts(&o, &tx, &rx), 0);
         struct receiver r = {.rx = rx, .value = -1};
         cr_assert_eq(TASK_SPAWN(rt, receiver, &r, &h), 0);
@@ -376,7 +367,7 @@ Test(oneshot, abort_while_waiting_takes_nothing, .timeout = 10)
         cr_assert_eq(task_oneshot_try_recv(rx, &v), 0);
         cr_assert_eq(v, 11);
         task_oneshot_rx_drop(rx);
-        cr_assert_eq(atomic_load(&drops), 0);
+        cr_assert_eq(atomic_load(&test_drops), 0);
         /* test_rt_free fails if the aborted task's waker was kept. */
         test_rt_free(rt);
 }
@@ -507,7 +498,7 @@ Test(oneshot, recv_blocking_from_thread, .timeout = 10)
                 struct sender_task s = {.tx = tx, .value = 77, .drop = drop};
                 cr_assert_eq(TASK_SPAWN(rt, sender_task, &s, &h), 0);
                 cr_assert_eq(task_join_blocking(h), 0);
-                pthread_join(th, NULL);
+                cr_assert_eq(pthread_join(th, NULL), 0);
                 if (drop) {
                         cr_assert_eq(t.rc, -EPIPE);
                         cr_assert_eq(t.value, -1);
@@ -730,11 +721,6 @@ Test(oneshot, enomem_creates_nothing, .timeout = 10)
         task_oneshot_tx *tx = (task_oneshot_tx *)0x1;
         task_oneshot_rx *rx = (task_oneshot_rx *)0x1;
 
-        if (!&task__fault_alloc_countdown) {
-                cr_log_info("fault injection not linked in (suite uses the "
-                            "shared library): -ENOMEM not tested");
-                return;
-        }
         atomic_store(&task__fault_alloc_countdown, 1);
         int rc = task_oneshot_new(sizeof(int), &tx, &rx);
         atomic_store(&task__fault_alloc_countdown, 0);
@@ -775,13 +761,20 @@ Test(oneshot, stress_ping_pong_many_tasks, .timeout = 120)
         test_rt_free(rt);
 }
 
-/* Both ends dropped (or sent/received) concurrently from two threads. */
+/*
+ * Both ends dropped (or sent/received) concurrently from two threads.  The
+ * value, a malloc()ed pointer, is freed exactly once: by the sender when it
+ * never sent it or the send was refused, by the receiver when it received
+ * it, or by elem_drop (test_free_ptr) when the channel went with it inside.
+ */
 struct race {
         task_oneshot_tx *tx;
         task_oneshot_rx *rx;
         pthread_barrier_t *bar;
-        int mode;
-        int rc;
+        int mode; /* bit 0: the sender drops out; bit 1: the receiver waits */
+        int rc;   /* the send's */
+        int rx_rc;
+        int unsent, refused, received; /* who freed the value: 0 or 1 each */
 };
 
 static void *race_tx(void *p)
@@ -792,10 +785,13 @@ static void *race_tx(void *p)
         if (r->mode & 1) {
                 task_oneshot_tx_drop(r->tx);
                 free(v);
+                r->unsent = 1;
         } else {
                 r->rc = task_oneshot_send(r->tx, &v);
-                if (r->rc)
+                if (r->rc) {
                         free(v); /* refused: still ours */
+                        r->refused = 1;
+                }
         }
         return NULL;
 }
@@ -806,8 +802,11 @@ static void *race_rx(void *p)
         void *v;
         pthread_barrier_wait(r->bar);
         if (r->mode & 2) {
-                if (task_oneshot_recv_blocking(r->rx, &v) == 0)
+                r->rx_rc = task_oneshot_recv_blocking(r->rx, &v);
+                if (r->rx_rc == 0) {
                         free(v);
+                        r->received = 1;
+                }
         }
         task_oneshot_rx_drop(r->rx);
         return NULL;
@@ -816,23 +815,45 @@ static void *race_rx(void *p)
 Test(oneshot, stress_concurrent_end_drops, .timeout = 120)
 {
         struct task_oneshot_opts o = {.elem_size = sizeof(void *),
-                                      .elem_drop = free_ptr};
+                                      .elem_drop = test_free_ptr};
         long n = test_scaled(20000, 500);
+        long unsent = 0, refused = 0, received = 0;
         pthread_barrier_t bar;
 
-        pthread_barrier_init(&bar, NULL, 2);
+        atomic_store(&test_drops, 0);
+        cr_assert_eq(pthread_barrier_init(&bar, NULL, 2), 0);
         for (long i = 0; i < n; i++) {
                 struct race r = {.bar = &bar, .mode = (int)(i & 3)};
                 pthread_t a, b;
+                int drops = atomic_load(&test_drops);
                 cr_assert_eq(task_oneshot_new_opts(&o, &r.tx, &r.rx), 0);
-                pthread_create(&a, NULL, race_tx, &r);
-                pthread_create(&b, NULL, race_rx, &r);
-                pthread_join(a, NULL);
-                pthread_join(b, NULL);
-                if ((r.mode & 3) == 2)
+                cr_assert_eq(pthread_create(&a, NULL, race_tx, &r), 0);
+                cr_assert_eq(pthread_create(&b, NULL, race_rx, &r), 0);
+                cr_assert_eq(pthread_join(a, NULL), 0);
+                cr_assert_eq(pthread_join(b, NULL), 0);
+                /* Both ends are gone: so is the channel, elem_drop done. */
+                drops = atomic_load(&test_drops) - drops;
+                cr_assert_eq(r.unsent + r.refused + r.received + drops, 1,
+                             "round %ld (mode %d): value freed %d times", i,
+                             r.mode, r.unsent + r.refused + r.received + drops);
+                if (r.mode == 2) {
                         cr_assert_eq(r.rc, 0, "receiver waited, send failed");
+                        cr_assert_eq(r.rx_rc, 0, "sent, not received");
+                } else if (r.mode == 3) {
+                        cr_assert_eq(r.rx_rc, -EPIPE);
+                }
+                unsent += r.unsent;
+                refused += r.refused;
+                received += r.received;
         }
         pthread_barrier_destroy(&bar);
-        /* Every value was freed by exactly one side: ASan's leak check. */
+        cr_assert_eq(unsent + refused + received + atomic_load(&test_drops), n,
+                     "%ld unsent + %ld refused + %ld received + %d dropped "
+                     "!= %ld values",
+                     unsent, refused, received, atomic_load(&test_drops), n);
+        cr_log_info("%ld values: %ld unsent, %ld refused, %ld received, "
+                    "%d dropped",
+                    n, unsent, refused, received, atomic_load(&test_drops));
+        /* And nothing else leaked. */
         test_leak_check();
 }

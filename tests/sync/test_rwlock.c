@@ -9,8 +9,8 @@
  * threads, destroy, bad input, a stress with stealing, and the
  * current-thread flavor.
  *
- * "Is task T queued" is read from T's own wait node (task_wait_pending()
- * on the operation in its frame).
+ * "Is task T queued" is read from T's own wait node (wait_queued(),
+ * helpers.h, on the operation in its frame): queued, not yet granted.
  */
 #include "helpers.h"
 
@@ -67,17 +67,17 @@ static struct locker *locker_of(task_handle *h)
         return task_handle_frame(h);
 }
 
-static bool l_pending(task_handle *h)
+static bool l_queued(task_handle *h)
 {
         struct locker *f = locker_of(h);
-        return task_wait_pending(f->write ? &f->wr.acq.w : &f->rd.acq.w);
+        return wait_queued(f->write ? &f->wr.acq.w : &f->rd.acq.w);
 }
 
 static task_handle *spawn_queued(task_runtime *rt, struct task_rwlock *rw,
                                  bool write, bool keep, atomic_int *seq)
 {
         task_handle *h = spawn_locker(rt, rw, write, keep, seq);
-        cr_assert(WAIT_UNTIL(l_pending(h), 5000), "the lock never queued");
+        cr_assert(WAIT_UNTIL(l_queued(h), 5000), "the lock never queued");
         return h;
 }
 
@@ -87,41 +87,10 @@ static int join_rc(task_handle *h)
         return locker_of(h)->rc;
 }
 
-/* ---- Current-thread driving ---------------------------------------------- */
-
-struct until {
-        TASK_FRAME;
-        bool (*cond)(void *);
-        void *arg;
-        long spins;
-};
-
-static int until_fn(struct task_cx *cx, void *arg)
+/* A ct_run_until() condition (helpers.h). */
+static bool h_queued(void *h)
 {
-        struct until *f = arg;
-
-        TASK_BEGIN(f);
-        while (!f->cond(f->arg) && f->spins++ < 1000000)
-                TASK_YIELD(f);
-        TASK_END(f);
-}
-
-static void ct_run_until(task_runtime *rt, bool (*cond)(void *), void *arg)
-{
-        struct until u = {.cond = cond, .arg = arg};
-
-        cr_assert_eq(task_block_on(rt, until_fn, &u, sizeof u), 0);
-        cr_assert(cond(arg), "condition never held");
-}
-
-static bool h_pending(void *h)
-{
-        return l_pending(h);
-}
-
-static bool h_finished(void *h)
-{
-        return task_handle_finished(h);
+        return l_queued(h);
 }
 
 /* ---- Readers and writers ----------------------------------------------------- */
@@ -199,11 +168,11 @@ Test(rwlock, queued_writer_blocks_later_readers, .timeout = 10)
         cr_assert_not(task_handle_finished(r), "a reader overtook the writer");
 
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0);
-        cr_assert(l_pending(w));
-        cr_assert(l_pending(r));
+        cr_assert(l_queued(w));
+        cr_assert(l_queued(r));
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0);
         cr_assert_eq(join_rc(w), 0);
-        cr_assert(l_pending(r), "a reader got in with the writer");
+        cr_assert(l_queued(r), "a reader got in with the writer");
         cr_assert_eq(task_rwlock_write_unlock(&rw), 0); /* w's lock */
         cr_assert_eq(join_rc(r), 0);
         cr_assert_eq(locker_of(w)->pos, 0);
@@ -228,12 +197,12 @@ Test(rwlock, write_unlock_admits_readers_up_to_the_next_writer, .timeout = 10)
         cr_assert_eq(task_rwlock_write_unlock(&rw), 0);
         cr_assert_eq(join_rc(r1), 0);
         cr_assert_eq(join_rc(r2), 0);
-        cr_assert(l_pending(w));
-        cr_assert(l_pending(r3));
+        cr_assert(l_queued(w));
+        cr_assert(l_queued(r3));
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0);
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0);
         cr_assert_eq(join_rc(w), 0);
-        cr_assert(l_pending(r3));
+        cr_assert(l_queued(r3));
         cr_assert_eq(task_rwlock_write_unlock(&rw), 0);
         cr_assert_eq(join_rc(r3), 0);
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0);
@@ -312,8 +281,8 @@ Test(rwlock, downgrade_admits_readers_but_not_past_a_writer, .timeout = 10)
         task_handle *r2 = spawn_queued(rt, &rw, false, false, NULL);
         cr_assert_eq(task_rwlock_downgrade(&rw), 0);
         cr_assert_eq(join_rc(r1), 0); /* read alongside the downgraded */
-        cr_assert(l_pending(w));
-        cr_assert(l_pending(r2));
+        cr_assert(l_queued(w));
+        cr_assert(l_queued(r2));
         cr_assert_eq(task_rwlock_try_read(&rw), -EAGAIN);
         cr_assert_eq(task_rwlock_write_unlock(&rw), -EPERM);
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0); /* the downgraded */
@@ -383,9 +352,9 @@ Test(rwlock, lock_granted_to_an_aborted_writer_passes_on, .timeout = 10)
         cr_assert_eq(task_rwlock_init(&rw, 0), 0);
         cr_assert_eq(task_rwlock_try_read(&rw), 0);
         task_handle *w = spawn_locker(rt, &rw, true, true, NULL);
-        ct_run_until(rt, h_pending, w);
+        ct_run_until(rt, h_queued, w);
         task_handle *r = spawn_locker(rt, &rw, false, true, NULL);
-        ct_run_until(rt, h_pending, r);
+        ct_run_until(rt, h_queued, r);
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0); /* granted to w */
         cr_assert_eq(task_rwlock_try_read(&rw), -EAGAIN);
         task_abort(w);
@@ -417,7 +386,7 @@ Test(rwlock, read_unlock_while_handed_to_a_writer_is_not_refused, .timeout = 10)
         cr_assert_eq(task_rwlock_init(&rw, 4), 0);
         cr_assert_eq(task_rwlock_try_read(&rw), 0);
         task_handle *w = spawn_locker(rt, &rw, true, true, NULL);
-        ct_run_until(rt, h_pending, w);
+        ct_run_until(rt, h_queued, w);
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0); /* granted to w */
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0, "not refused");
         cr_assert_eq(task_rwlock_try_read(&rw), 0, "a reader beside w");
@@ -457,7 +426,7 @@ static int sel_fn(struct task_cx *cx, void *arg)
 static bool sel_waiting(void *h)
 {
         struct sel *f = task_handle_frame(h);
-        return task_wait_pending(&f->op.acq.w) && gate_has_waiter(f->g);
+        return wait_queued(&f->op.acq.w) && gate_has_waiter(f->g);
 }
 
 Test(rwlock, select_loser_does_not_hold_the_lock, .timeout = 10)
@@ -556,8 +525,9 @@ Test(rwlock, blocking_variants_from_a_task_are_edeadlk, .timeout = 10)
         struct task_rwlock rw;
 
         cr_assert_eq(task_rwlock_init(&rw, 0), 0);
-        for (int flavor = 0; flavor < 2; flavor++) {
-                task_runtime *rt = test_rt_new(flavor, flavor ? 0 : 2);
+        for (enum task_flavor fl = TASK_MULTI_THREAD; fl <= TASK_CURRENT_THREAD;
+             fl++) {
+                task_runtime *rt = test_rt_new_flavor(fl);
                 struct deadlk f = {.rw = &rw};
                 cr_assert_eq(task_block_on(rt, deadlk_fn, &f, sizeof f), 0);
                 cr_assert_eq(f.rc[0], -EDEADLK);
@@ -579,7 +549,7 @@ Test(rwlock, destroy_is_ebusy_while_held_or_waited_on, .timeout = 10)
         cr_assert_eq(task_rwlock_destroy(&rw), -EBUSY);
         task_handle *w = spawn_queued(rt, &rw, true, false, NULL);
         cr_assert_eq(task_rwlock_destroy(&rw), -EBUSY);
-        cr_assert(l_pending(w));
+        cr_assert(l_queued(w));
         cr_assert_eq(task_rwlock_read_unlock(&rw), 0);
         cr_assert_eq(join_rc(w), 0);
         cr_assert_eq(task_rwlock_destroy(&rw), 0);
@@ -742,11 +712,15 @@ static int ct_main_fn(struct task_cx *cx, void *arg)
         struct ct_main *f = arg;
 
         TASK_BEGIN(f);
-        for (f->i = 0; f->i < 8; f->i++)
+        for (f->i = 0; f->i < 8; f->i++) {
+                f->h[f->i] = NULL; /* a failed spawn leaves it untouched */
                 TCHECK(TASK_SPAWN(task_cx_runtime(cx), user_fn,
                                   (&(struct user){.s = f->s, .id = f->i}),
                                   &f->h[f->i]) == 0);
+        }
         for (f->i = 0; f->i < 8; f->i++) {
+                if (!f->h[f->i])
+                        continue; /* its failure is recorded */
                 TASK_JOIN(f, f->h[f->i], &f->rc);
                 TCHECK(f->rc == 0);
                 task_handle_release(f->h[f->i]);

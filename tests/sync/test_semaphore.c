@@ -6,12 +6,14 @@
  * acquires from threads, destroy, bad input, a stress with stealing, and
  * the current-thread flavor.
  *
- * "Is task T queued" is read from T's own wait node (task_wait_pending()
- * on the operation struct in its frame): the node turns pending under the
- * semaphore's lock, so once the test thread sees it, any later call on the
- * semaphore sees T in the queue.  The tests that need a waiter to be
- * granted but not yet polled use a TASK_CURRENT_THREAD runtime, where
- * nothing runs between two task_block_on() calls.
+ * "Is task T queued" is read from T's own wait node (wait_queued(),
+ * helpers.h, on the operation struct in its frame): the node turns QUEUED
+ * under the semaphore's lock, so once the test thread sees it, any later
+ * call on the semaphore sees T in the queue; it stays QUEUED until T is
+ * granted (DONE), so "still queued" also says "not granted".  The tests
+ * that need a waiter to be granted but not yet polled use a
+ * TASK_CURRENT_THREAD runtime, where nothing runs between two
+ * task_block_on() calls.
  */
 #include "helpers.h"
 
@@ -57,10 +59,10 @@ static struct acq *acq_of(task_handle *h)
         return task_handle_frame(h);
 }
 
-/* True while the task's acquire is queued (or granted, not yet taken). */
-static bool acq_pending(task_handle *h)
+/* True while the task's acquire is queued (not granted yet). */
+static bool acq_queued(task_handle *h)
 {
-        return task_wait_pending(&acq_of(h)->op.w);
+        return wait_queued(&acq_of(h)->op.w);
 }
 
 /* Spawn an acquire of @n and wait until it is queued on @s. */
@@ -68,7 +70,7 @@ static task_handle *spawn_queued(task_runtime *rt, struct task_sem *s,
                                  uint64_t n, atomic_int *seq)
 {
         task_handle *h = spawn_acq(rt, s, n, false, seq);
-        cr_assert(WAIT_UNTIL(acq_pending(h), 5000), "acquire never queued");
+        cr_assert(WAIT_UNTIL(acq_queued(h), 5000), "acquire never queued");
         return h;
 }
 
@@ -78,43 +80,10 @@ static int join_rc(task_handle *h)
         return acq_of(h)->rc;
 }
 
-/* ---- Current-thread driving ---------------------------------------------- */
-
-struct until {
-        TASK_FRAME;
-        bool (*cond)(void *);
-        void *arg;
-        long spins;
-};
-
-/* Yield until cond holds: the other tasks run meanwhile. */
-static int until_fn(struct task_cx *cx, void *arg)
+/* A ct_run_until() condition (helpers.h). */
+static bool h_queued(void *h)
 {
-        struct until *f = arg;
-
-        TASK_BEGIN(f);
-        while (!f->cond(f->arg) && f->spins++ < 1000000)
-                TASK_YIELD(f);
-        TASK_END(f);
-}
-
-/* Run @rt (a current-thread runtime) until @cond(@arg) holds. */
-static void ct_run_until(task_runtime *rt, bool (*cond)(void *), void *arg)
-{
-        struct until u = {.cond = cond, .arg = arg};
-
-        cr_assert_eq(task_block_on(rt, until_fn, &u, sizeof u), 0);
-        cr_assert(cond(arg), "condition never held");
-}
-
-static bool h_pending(void *h)
-{
-        return acq_pending(h);
-}
-
-static bool h_finished(void *h)
-{
-        return task_handle_finished(h);
+        return acq_queued(h);
 }
 
 /* ---- Weighted acquire ---------------------------------------------------- */
@@ -173,7 +142,7 @@ Test(semaphore, waiter_completes_when_enough_released, .timeout = 10)
         task_handle *h = spawn_queued(rt, &s, 3, NULL);
         cr_assert_eq(task_sem_available(&s), 0, "the waiter holds back 1");
         cr_assert_eq(task_sem_release(&s, 1), 0);
-        cr_assert(acq_pending(h));
+        cr_assert(acq_queued(h));
         cr_assert_not(task_handle_finished(h));
         cr_assert_eq(task_sem_release(&s, 1), 0);
         cr_assert_eq(join_rc(h), 0);
@@ -200,8 +169,8 @@ Test(semaphore, big_head_request_is_not_overtaken, .timeout = 10)
 
         /* 1 free: enough for b, but a is at the head and keeps it. */
         cr_assert_eq(task_sem_release(&s, 1), 0);
-        cr_assert(acq_pending(a));
-        cr_assert(acq_pending(b));
+        cr_assert(acq_queued(a));
+        cr_assert(acq_queued(b));
         cr_assert_not(task_handle_finished(b), "b overtook the head");
         cr_assert_eq(task_sem_available(&s), 0);
         cr_assert_eq(task_sem_try_acquire(&s, 1), -EAGAIN);
@@ -209,7 +178,7 @@ Test(semaphore, big_head_request_is_not_overtaken, .timeout = 10)
         /* 2 more: a is complete, nothing left for b. */
         cr_assert_eq(task_sem_release(&s, 2), 0);
         cr_assert_eq(join_rc(a), 0);
-        cr_assert(acq_pending(b));
+        cr_assert(acq_queued(b));
         cr_assert_not(task_handle_finished(b));
 
         cr_assert_eq(task_sem_release(&s, 1), 0);
@@ -241,7 +210,7 @@ Test(semaphore, new_arrivals_queue_behind_waiters, .timeout = 10)
                 cr_assert_eq(task_sem_release(&s, 1), 0);
                 cr_assert_eq(join_rc(h[i]), 0);
                 for (int j = i + 1; j < N; j++)
-                        cr_assert(acq_pending(h[j]), "%d served before %d", j,
+                        cr_assert(acq_queued(h[j]), "%d served before %d", j,
                                   i);
         }
         for (int i = 0; i < N; i++) {
@@ -359,13 +328,13 @@ Test(semaphore, aborted_waiter_passes_its_partial_permits_on, .timeout = 10)
         task_handle *b = spawn_queued(rt, &s, 2, NULL);
         task_handle *c = spawn_queued(rt, &s, 2, NULL);
         cr_assert_eq(task_sem_release(&s, 3), 0); /* a: 3 set aside */
-        cr_assert(acq_pending(b));
+        cr_assert(acq_queued(b));
 
         task_abort(a);
         cr_assert_eq(task_join_blocking(a), -ECANCELED);
         /* a's 3: 2 complete b, 1 goes to c (still needs 1). */
         cr_assert_eq(join_rc(b), 0);
-        cr_assert(acq_pending(c));
+        cr_assert(acq_queued(c));
         cr_assert_eq(task_sem_available(&s), 0);
         cr_assert_eq(task_sem_release(&s, 1), 0);
         cr_assert_eq(join_rc(c), 0);
@@ -408,12 +377,13 @@ Test(semaphore, aborted_granted_waiter_gives_permits_back, .timeout = 10)
 
         cr_assert_eq(task_sem_init(&s, 0), 0);
         task_handle *a = spawn_acq(rt, &s, 2, false, NULL);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
 
         /* Granted while nothing runs: a is DONE but not polled. */
         cr_assert_eq(task_sem_release(&s, 2), 0);
         cr_assert_eq(task_sem_available(&s), 0);
-        cr_assert(acq_pending(a));
+        cr_assert_eq(atomic_load(&acq_of(a)->op.w.state), TASK_WAIT_DONE,
+                     "a was not granted");
         task_abort(a);
         ct_run_until(rt, h_finished, a);
         cr_assert_eq(task_join_blocking(a), -ECANCELED);
@@ -430,9 +400,9 @@ Test(semaphore, aborted_granted_waiter_passes_permits_to_next, .timeout = 10)
 
         cr_assert_eq(task_sem_init(&s, 0), 0);
         task_handle *a = spawn_acq(rt, &s, 2, false, NULL);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         task_handle *b = spawn_acq(rt, &s, 1, false, NULL);
-        ct_run_until(rt, h_pending, b);
+        ct_run_until(rt, h_queued, b);
 
         cr_assert_eq(task_sem_release(&s, 2), 0); /* all to a */
         task_abort(a);
@@ -470,7 +440,7 @@ static int sel_fn(struct task_cx *cx, void *arg)
 static bool sel_waiting(void *h)
 {
         struct sel *f = task_handle_frame(h);
-        return task_wait_pending(&f->op.w) && gate_has_waiter(f->g);
+        return wait_queued(&f->op.w) && gate_has_waiter(f->g);
 }
 
 Test(semaphore, select_losing_branch_does_not_keep_the_permit, .timeout = 10)
@@ -585,7 +555,7 @@ Test(semaphore, blocking_acquire_from_threads_in_fifo_with_tasks, .timeout = 10)
         cr_assert_eq(task_sem_release(&s, 1), 0); /* the thread's 2nd */
         cr_assert_eq(pthread_join(th, NULL), 0);
         cr_assert_eq(b.rc, 0);
-        cr_assert(acq_pending(a), "the task overtook the thread");
+        cr_assert(acq_queued(a), "the task overtook the thread");
         cr_assert_eq(task_sem_release(&s, 2), 0); /* the thread's 2 */
         cr_assert_eq(join_rc(a), 0);
         cr_assert_eq(b.pos, 0);
@@ -640,8 +610,9 @@ Test(semaphore, blocking_acquire_from_a_task_is_edeadlk, .timeout = 10)
         struct task_sem s;
 
         cr_assert_eq(task_sem_init(&s, 1), 0);
-        for (int flavor = 0; flavor < 2; flavor++) {
-                task_runtime *rt = test_rt_new(flavor, flavor ? 0 : 2);
+        for (enum task_flavor fl = TASK_MULTI_THREAD; fl <= TASK_CURRENT_THREAD;
+             fl++) {
+                task_runtime *rt = test_rt_new_flavor(fl);
                 struct deadlk f = {.s = &s};
                 cr_assert_eq(task_block_on(rt, deadlk_fn, &f, sizeof f), 0);
                 cr_assert_eq(f.rc, -EDEADLK);
@@ -661,7 +632,7 @@ Test(semaphore, destroy_is_ebusy_while_waiters_remain, .timeout = 10)
         cr_assert_eq(task_sem_destroy(&s), 0);
         task_handle *a = spawn_queued(rt, &s, 1, NULL);
         cr_assert_eq(task_sem_destroy(&s), -EBUSY);
-        cr_assert(acq_pending(a), "destroy disturbed the waiter");
+        cr_assert(acq_queued(a), "destroy disturbed the waiter");
         cr_assert_eq(task_sem_release(&s, 1), 0);
         cr_assert_eq(join_rc(a), 0);
         cr_assert_eq(task_sem_destroy(&s), 0);
@@ -841,11 +812,15 @@ static int ct_main_fn(struct task_cx *cx, void *arg)
         struct ct_main *f = arg;
 
         TASK_BEGIN(f);
-        for (f->i = 0; f->i < 8; f->i++)
+        for (f->i = 0; f->i < 8; f->i++) {
+                f->h[f->i] = NULL; /* a failed spawn leaves it untouched */
                 TCHECK(TASK_SPAWN(task_cx_runtime(cx), worker_fn,
                                   (&(struct worker){.st = f->st}),
                                   &f->h[f->i]) == 0);
+        }
         for (f->i = 0; f->i < 8; f->i++) {
+                if (!f->h[f->i])
+                        continue; /* its failure is recorded */
                 TASK_JOIN(f, f->h[f->i], &f->rc);
                 TCHECK(f->rc == 0);
                 task_handle_release(f->h[f->i]);
@@ -869,7 +844,7 @@ Test(semaphore, current_thread_flavor, .timeout = 30)
         /* A waiter queued by one block_on is served in the next. */
         cr_assert_eq(task_sem_try_acquire(&st.s, STRESS_PERMITS), 0);
         task_handle *a = spawn_acq(rt, &st.s, 2, true, NULL);
-        ct_run_until(rt, h_pending, a);
+        ct_run_until(rt, h_queued, a);
         cr_assert_eq(task_sem_release(&st.s, STRESS_PERMITS), 0);
         ct_run_until(rt, h_finished, a);
         cr_assert_eq(join_rc(a), 0);
