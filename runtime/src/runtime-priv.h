@@ -8,7 +8,10 @@
  *   queue.c    the per-worker local run queue (queue-priv.h)
  *   inject.c   the global injection queue (inject-priv.h)
  *   idle.c     who searches, who sleeps, whom to wake
- *   park.c     the parking driver: futex now, io_uring later
+ *   park.c     the clock; the parker protocol the driver implements
+ *   io/        the io_uring driver: rings, submission, completion, parking
+ *   time/      the per-worker timer wheel and the time API
+ *   blocking.c the blocking pool
  *   slab.c     the task allocator and the registry of all tasks
  *   runtime.c  building, block_on, shutdown, freeing
  *   dump.c     task dump, metrics, stall detector
@@ -40,8 +43,10 @@
 #include <libtask/task.h>
 
 #include "inject-priv.h"
+#include "io/ring-priv.h"
 #include "lock-priv.h"
 #include "queue-priv.h"
+#include "time/wheel-priv.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -142,10 +147,8 @@ static inline void task__futex_wake(_Atomic uint32_t *addr, int n)
 /* ---- Parking driver -------------------------------------------------------- */
 
 /*
- * A worker's parker.  state: 0 EMPTY, 1 PARKED, 2 NOTIFIED.  The futex
- * driver sleeps on it; the io_uring driver (next issue) will keep the same
- * state word and sleep in io_uring_wait_cqe() on the worker's own ring
- * instead, woken by IORING_OP_MSG_RING.
+ * A worker's parker.  state: 0 EMPTY, 1 PARKED, 2 NOTIFIED (the protocol
+ * is at the head of park.c; the io_uring driver implements it).
  */
 struct task__parker {
         _Atomic uint32_t state;
@@ -154,20 +157,17 @@ struct task__parker {
 struct task__worker;
 
 /*
- * The driver interface the scheduler parks through.  park() returns when
- * unpark() was called (before or during), on a timeout (@timeout_ns >= 0)
- * or spuriously; unpark() may be called from any thread at any time.
+ * The driver interface the scheduler parks through (the backend boundary:
+ * io_uring now, epoll later).  park() returns when unpark() was called
+ * (before or during), on a timeout (@timeout_ns >= 0) or spuriously, having
+ * submitted the worker's queued I/O and reaped its completions; unpark()
+ * may be called from any thread at any time.
  */
 struct task__driver_ops {
         const char *name;
         void (*park)(struct task__worker *w, int64_t timeout_ns);
         void (*unpark)(struct task__worker *w);
 };
-
-extern const struct task__driver_ops task__futex_driver;
-
-void task__parker_park(struct task__parker *p, int64_t timeout_ns);
-void task__parker_unpark(struct task__parker *p);
 
 /* ---- Task allocator -------------------------------------------------------- */
 
@@ -316,8 +316,14 @@ struct task__worker {
         struct task__worker_metrics m;
         uint64_t busy_since; /* owner: when it last unparked */
         struct task__heap heap;
+        /* The timer wheel (time/wheel.c): timers registered from tasks
+         * polled on this worker; other workers only cancel (its lock). */
+        struct task__wheel wheel;
         /* ---- touched by other threads ---- */
         _Alignas(TASK__CACHELINE) struct task__parker parker;
+        /* The worker's io_uring (io/driver.c); its mailbox and parker are
+         * the only parts other threads touch. */
+        struct task__io_ring io;
         pthread_t thread;
         bool thread_started;
         /* stall detector state (monitor thread only) */
@@ -355,6 +361,8 @@ struct task_runtime {
         struct task__chunk *chunks;
         struct task__large
             *large_free[TASK__LARGE_NCLASS]; /* under large_lock */
+        /* The blocking pool (blocking.c), or NULL until first used. */
+        struct task__blocking_pool *_Atomic blocking;
         /* Stall detector. */
         pthread_t monitor;
         bool monitor_started;
@@ -447,6 +455,12 @@ void task__worker_run_until(struct task__worker *w, struct task *root);
 int task__worker_init(struct task__worker *w, struct task_runtime *rt,
                       unsigned idx);
 void task__worker_destroy(struct task__worker *w);
+
+/* blocking.c: stop the pool (runtime shutdown, before tasks are
+ * cancelled: waits for running jobs) and free it (runtime free). */
+struct task__blocking_pool;
+void task__blocking_shutdown(struct task_runtime *rt);
+void task__blocking_destroy(struct task_runtime *rt);
 
 /* dump.c */
 int task__monitor_start(struct task_runtime *rt);

@@ -85,6 +85,11 @@ static int resolve_opts(struct task_runtime_opts *o)
                 return -EINVAL;
         if (o->max_lifo_polls == 0)
                 o->max_lifo_polls = 3;
+        if (o->io_ring_entries == 0)
+                o->io_ring_entries = 256;
+        if (o->io_ring_entries < 2 || o->io_ring_entries > 32768 ||
+            (o->io_ring_entries & (o->io_ring_entries - 1)))
+                return -EINVAL;
         return 0;
 }
 
@@ -102,6 +107,7 @@ static void destroy(struct task_runtime *rt)
                 free(rt->workers);
         }
         task__idle_destroy(&rt->idle);
+        task__blocking_destroy(rt);
         task__registry_destroy(rt);
         pthread_mutex_destroy(&rt->shutdown_mu);
         pthread_mutex_destroy(&rt->monitor_mu);
@@ -165,7 +171,7 @@ int task_runtime_new(const struct task_runtime_opts *opts, task_runtime **out)
         rt->opts.thread_name = rt->thread_name;
         rt->flavor = o.flavor;
         rt->nworkers = o.workers;
-        rt->driver = &task__futex_driver;
+        rt->driver = &task__uring_driver;
         atomic_init(&rt->shutdown, false);
         atomic_init(&rt->block_on_active, false);
         atomic_init(&rt->foreign_ops, 0);
@@ -257,6 +263,16 @@ int task_runtime_shutdown(task_runtime *rt)
                 unpark_all(rt);
                 sched_yield();
         }
+        /* The current-thread ring has no single issuer: drain it here,
+         * as this thread's worker, so its wakes stay local. */
+        if (rt->flavor == TASK_CURRENT_THREAD) {
+                struct task__worker *prev = task__tls_worker;
+                task__tls_worker = &rt->workers[0];
+                task__io_ring_drain(&rt->workers[0].io);
+                task__tls_worker = prev;
+        }
+        /* The blocking pool: running jobs finish, queued ones are dropped. */
+        task__blocking_shutdown(rt);
         /* 4. */
         task__monitor_stop(rt);
         /* 5. */

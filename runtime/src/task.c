@@ -247,8 +247,10 @@ void task__poll(struct task__worker *w, struct task *t)
         task__metric_inc(&w->m.polls, 1);
 
         /* A cancelling poll ends the task, even if its cleanup suspended
-         * (a documented hazard). */
-        if (r != TASK_PENDING || TASK__UNLIKELY_(cx.cancelling)) {
+         * (a documented hazard), unless a resource asked it to wait for
+         * its cancellation to finish (cx.cancel_wait: an I/O in flight). */
+        if (r != TASK_PENDING ||
+            TASK__UNLIKELY_(cx.cancelling && !cx.cancel_wait)) {
                 complete(w, t, cx.cancelling);
                 return;
         }

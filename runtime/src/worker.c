@@ -78,12 +78,50 @@ int task__worker_init(struct task__worker *w, struct task_runtime *rt,
         atomic_init(&w->current, NULL);
         atomic_init(&w->parker.state, 0);
         task__heap_init(&w->heap, rt);
+        task__wheel_init(&w->wheel);
+        rc = task__io_ring_init(&w->io, w, rt->flavor == TASK_MULTI_THREAD,
+                                rt->opts.io_ring_entries);
+        if (rc) {
+                task__wheel_destroy(&w->wheel);
+                task__queue_destroy(&w->q);
+                memset(w, 0, sizeof(*w));
+                return rc;
+        }
         return 0;
 }
 
 void task__worker_destroy(struct task__worker *w)
 {
+        if (!w->rt)
+                return; /* never initialised (calloc'd zeroes) */
+        task__io_ring_destroy(&w->io);
+        task__wheel_destroy(&w->wheel);
         task__queue_destroy(&w->q);
+}
+
+/*
+ * The driver's non-blocking pass: submit the queued SQEs, take the cancel
+ * mailbox, reap completions, fire due timers.  Everything it wakes lands
+ * on this worker (the LIFO slot and the local queue).
+ */
+static void maintain(struct task__worker *w)
+{
+        task__io_ring_poll(&w->io);
+        uint64_t next = task__wheel_next_deadline(&w->wheel);
+        if (next != UINT64_MAX) {
+                uint64_t now = task__now_ns();
+                if (next <= now)
+                        task__wheel_expire(&w->wheel, now);
+        }
+}
+
+/* Anything for maintain() to do (cheap: no system call)? */
+static bool maintain_wanted(struct task__worker *w)
+{
+        if (task__io_ring_has_work(&w->io) || w->io.inflight)
+                return true;
+        uint64_t next = task__wheel_next_deadline(&w->wheel);
+        return next != UINT64_MAX && next <= task__now_ns();
 }
 
 void task__notify_parked(struct task_runtime *rt)
@@ -160,6 +198,8 @@ static struct task *next_task(struct task__worker *w)
 
         if (TASK__UNLIKELY_(--w->tick == 0)) {
                 w->tick = w->rt->opts.global_queue_interval;
+                /* I/O and timers too, as Tokio's event_interval. */
+                maintain(w);
                 struct task *rest;
                 size_t nrest;
                 t = task__inject_pop_batch(&w->rt->inject, 1, &rest, &nrest);
@@ -174,7 +214,20 @@ static struct task *next_task(struct task__worker *w)
         t = task__queue_pop_owner(&w->q);
         if (t)
                 return t;
-        return pop_global_batch(w);
+        t = pop_global_batch(w);
+        if (t)
+                return t;
+        /* Out of work: submit what the tasks queued and collect what the
+         * kernel finished, before looking elsewhere. */
+        if (maintain_wanted(w)) {
+                maintain(w);
+                if ((t = w->lifo) != NULL) {
+                        w->lifo = NULL;
+                        return t;
+                }
+                return task__queue_pop_owner(&w->q);
+        }
+        return NULL;
 }
 
 /* Is any task queued anywhere (a snapshot)? */
@@ -285,6 +338,17 @@ static struct task *spin_for_work(struct task__worker *w)
                 sched_yield();
                 if (shutting_down(rt))
                         return NULL;
+                /* Our own completions and timers come first. */
+                if (maintain_wanted(w)) {
+                        maintain(w);
+                        struct task *t = w->lifo;
+                        if (t) {
+                                w->lifo = NULL;
+                                return t;
+                        }
+                        if ((t = task__queue_pop_owner(&w->q)) != NULL)
+                                return t;
+                }
                 /*
                  * Take from the global queue once a batch has gathered, or
                  * once it stops growing: grabbing every task as it arrives
@@ -340,7 +404,19 @@ static void park(struct task__worker *w)
         task__metric_inc(&w->m.busy_ns, now - w->busy_since);
         task__metric_inc(&w->m.parks, 1);
         for (;;) {
-                rt->driver->park(w, -1);
+                /* Sleep until the earliest timer at most. */
+                int64_t timeout = -1;
+                uint64_t next = task__wheel_next_deadline(&w->wheel);
+                if (next != UINT64_MAX) {
+                        now = task__now_ns();
+                        timeout = next > now ? (int64_t)(next - now) : 0;
+                }
+                rt->driver->park(w, timeout);
+                if (next != UINT64_MAX) {
+                        now = task__now_ns();
+                        if (task__wheel_next_deadline(&w->wheel) <= now)
+                                task__wheel_expire(&w->wheel, now);
+                }
                 if (shutting_down(rt))
                         break;
                 if (w->lifo || task__queue_len(&w->q)) {
@@ -363,6 +439,10 @@ void *task__worker_main(void *arg)
         struct task_runtime *rt = w->rt;
 
         task__tls_worker = w;
+        /* This thread becomes the ring's single issuer.  Enabling an
+         * R_DISABLED ring cannot fail once its setup succeeded, short of
+         * a kernel bug; if it does, I/O calls report -ESHUTDOWN. */
+        (void)task__io_ring_enable(&w->io);
         /* Named before the start hook runs, as Tokio does. */
         char name[16];
         snprintf(name, sizeof(name), "%.10s-%u", rt->thread_name,
@@ -384,6 +464,8 @@ void *task__worker_main(void *arg)
                 park(w);
         }
         task__metric_inc(&w->m.busy_ns, task__now_ns() - w->busy_since);
+        /* No operation may outlive the runtime's memory. */
+        task__io_ring_drain(&w->io);
         if (rt->opts.on_thread_stop)
                 rt->opts.on_thread_stop(rt->opts.hook_arg);
         task__tls_worker = NULL;

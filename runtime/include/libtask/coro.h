@@ -52,7 +52,10 @@
  * evaluated once more, with cx->cancelling set**, before the jump to the
  * cleanup: that is how a resource learns that its waiter is gone (the
  * analog of dropping a Rust future).  libtask's poll functions then cancel
- * their wait and return false.  **A plain condition is evaluated too and its
+ * their wait and return false; one whose resource cannot let go at once (an
+ * I/O operation the kernel may still write into) sets cx->cancel_wait, and
+ * the task then stays suspended there, still cancelling, until the
+ * resource wakes it for another look.  **A plain condition is evaluated too and its
  * value ignored, so its side effects (a try-pop, say) happen and are lost.**
  * Inside the TASK_CLEANUP section an await sees cx->cancelling clear, even
  * during an abort, so a cleanup may await something already ready (join a
@@ -107,6 +110,11 @@ struct task_cx {
         int budget;               /* cooperative budget left (see runtime.h) */
         unsigned char cancelling; /* this poll runs the cleanup (abort) */
         unsigned char yielded;    /* re-queue at the back after this poll */
+        /* Set by a poll function called in cancelling mode whose resource
+         * cannot let go at once (an I/O operation the kernel still owns):
+         * the task stays suspended at that point, still cancelling, until
+         * the resource wakes it; then the cancelling look is repeated. */
+        unsigned char cancel_wait;
 };
 
 /* A poll function.  `frame` is the task's frame. */
@@ -234,6 +242,10 @@ struct task_co {
                 (cx)->cancelling = task__c_ && (f)->co.lc != TASK__LC_CANCEL;  \
                 int task__ready_ = !!(cond);                                   \
                 if (TASK__UNLIKELY((cx)->cancelling)) {                        \
+                        /* The resource still owns memory of ours (an I/O   \
+                         * in flight): wait here until it lets go. */  \
+                        if ((cx)->cancel_wait)                                 \
+                                TASK__PEND();                                  \
                         (f)->co.lc = TASK__LC_CANCEL;                          \
                         goto task__top; /* cancelling stays set */             \
                 }                                                              \

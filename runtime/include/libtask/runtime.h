@@ -82,6 +82,14 @@ struct task_runtime_opts {
         void (*on_stall)(const struct task_info *info, uint64_t held_ns,
                          void *arg);
         void *stall_arg;
+        /* Blocking pool (libtask/blocking.h): at most this many threads;
+         * 0: 512. */
+        unsigned max_blocking_threads;
+        /* An idle blocking thread exits after this long; 0: 10 s. */
+        uint64_t blocking_keep_alive_ns;
+        /* Entries of each worker's io_uring submission queue (a power of
+         * two, 2..32768); 0: 256.  The completion queue is 16 times that. */
+        unsigned io_ring_entries;
 };
 
 /* Fill @o with the defaults.  @o must not be NULL. */

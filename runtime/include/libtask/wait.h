@@ -195,7 +195,10 @@ struct task_select {
  *             TASK_RETURN(f);
  *
  * (Its own resume point rather than a TASK_AWAIT: the dropping pass must
- * run after a win as well as on an abort.)
+ * run after a win as well as on an abort.  A losing branch that cannot let
+ * go at once -- an I/O operation whose cancel the kernel has not confirmed
+ * -- keeps the select suspended in its dropping pass until it has; only
+ * then does the code after the select run.)
  */
 #define TASK_SELECT(f, s, ...)                                                 \
         do {                                                                   \
@@ -206,7 +209,7 @@ struct task_select {
                 unsigned char task__c_ = (cx)->cancelling;                     \
                 int task__drop_ = task__c_ && (f)->co.lc != TASK__LC_CANCEL;   \
                 (cx)->cancelling = 0;                                          \
-                if (!task__drop_ &&                                            \
+                if (!task__drop_ && (s)->which < 0 &&                          \
                     !(TASK__SEL_DISPATCH(TASK__SEL,                            \
                                          __VA_ARGS__)((s), __VA_ARGS__))) {    \
                         (cx)->cancelling = task__c_;                           \
@@ -214,8 +217,16 @@ struct task_select {
                 }                                                              \
                 /* Decided (which >= 0) or aborted (which == -1). */           \
                 (cx)->cancelling = 1;                                          \
+                (cx)->cancel_wait = 0;                                         \
                 TASK__SEL_DISPATCH(TASK__SDR, __VA_ARGS__)((s), __VA_ARGS__);  \
                 (cx)->cancelling = task__c_;                                   \
+                if ((cx)->cancel_wait) {                                       \
+                        /* A loser is still letting go (I/O in flight):     \
+                         * come back here when it wakes us. */  \
+                        if (!task__drop_)                                      \
+                                (cx)->cancel_wait = 0;                         \
+                        TASK__PEND();                                          \
+                }                                                              \
                 if (task__drop_) {                                             \
                         (f)->co.lc = TASK__LC_CANCEL;                          \
                         goto task__top;                                        \
