@@ -28,6 +28,8 @@
  */
 #include "runtime-priv.h"
 
+#include <libtask/io.h>
+
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -377,8 +379,9 @@ int task_main_run(task_fn fn, void *frame, size_t size, const int *exit_code)
         int rc = task_runtime_new(NULL, &rt);
 
         if (rc) {
+                const char *why = task_io_setup_error(rc);
                 fprintf(stderr, "libtask: cannot start the runtime: %s\n",
-                        task_strerror(rc));
+                        why ? why : task_strerror(rc));
                 return 1;
         }
         rc = task_block_on(rt, fn, frame, size);

@@ -329,6 +329,13 @@ static struct task *spin_for_work(struct task__worker *w)
 
         if (!w->searching)
                 return NULL; /* too many searchers already */
+        /*
+         * A worker with I/O in flight parks on its ring instead: its own
+         * completions end that wait at once, and spinning would take the
+         * core from the threads that produce them (the peers' clients).
+         */
+        if (w->io.inflight)
+                return NULL;
         for (unsigned r = 0; r < SPIN_ROUNDS; r++) {
                 /* Yield rather than pause: with more runnable threads than
                  * cores, a spinning searcher must not take the time slice

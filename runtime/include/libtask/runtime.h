@@ -99,8 +99,11 @@ TASK_API void task_runtime_opts_init(struct task_runtime_opts *o);
  * task_runtime_new - build a runtime and start its workers.
  * @opts: knobs, or NULL for all defaults.  Read only during the call.
  * @out: receives the runtime, owned by the caller (task_runtime_free()).
- * Returns 0, -EINVAL (NULL @out, a knob out of range), -ENOMEM, or the
- * -errno of a failed pthread_create (then nothing is left behind).
+ * Returns 0, -EINVAL (NULL @out, a knob out of range), -ENOMEM, the
+ * -errno of a failed pthread_create, or the -errno with which the kernel
+ * refused a worker's io_uring (-EPERM: disabled by sysctl or seccomp;
+ * -ENOSYS: no io_uring; task_io_setup_error() in libtask/io.h says what to
+ * do).  On failure nothing is left behind.
  */
 TASK_API int task_runtime_new(const struct task_runtime_opts *opts,
                               task_runtime **out);
