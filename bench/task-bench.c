@@ -35,14 +35,14 @@
  * twins are in bench/tokio-twin (same shape, same lines), which
  * compare-tokio.sh runs beside the peer.
  *
- * Not yet here: the timer workloads (need timers) and the echo server
- * mode.  Their names are rejected like any unknown name.
+ * Not yet here: the echo server mode.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 
 #include <libtask/task.h>
+#include <libtask/time.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -72,6 +72,9 @@ enum {
         MUTEX_TASKS = 8,
         MUTEX_ITERS = 12500,
         HANDOFF_ITERS = 1250,
+        TIMER_CHURN_N = 100000,
+        TIMER_MAX_MS = 10000,
+        TIMER_FIRE_TASKS = 10000,
         MEM_WAIT_S = 60, /* bound on "every idle task polled once" */
 };
 
@@ -765,6 +768,305 @@ static void mutex_handoff(task_runtime *rt, const struct opts *o)
         bench("mutex_handoff", MUTEX_TASKS * HANDOFF_ITERS, o, mutex_iter, &it);
 }
 
+/* ---- Timers --------------------------------------------------------------- */
+
+/*
+ * TIMER_CHURN_N durations, uniform in 1..=TIMER_MAX_MS ms, from the peer's
+ * fixed-seed splitmix64 (timer_durations in its main.rs): the same multiset
+ * of deadlines, computed once, outside the timed region.
+ */
+static uint64_t *timer_durations(void)
+{
+        static uint64_t *durs;
+        uint64_t x = UINT64_C(0x5EED000000000001);
+
+        if (durs)
+                return durs;
+        durs = malloc(TIMER_CHURN_N * sizeof *durs);
+        if (!durs) {
+                fprintf(stderr, "task-bench: out of memory\n");
+                exit(1);
+        }
+        for (unsigned i = 0; i < TIMER_CHURN_N; i++) {
+                x += UINT64_C(0x9E3779B97F4A7C15);
+                uint64_t z = x;
+                z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+                z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+                z ^= z >> 31;
+                durs[i] = TASK_MS(1 + z % TIMER_MAX_MS);
+        }
+        return durs;
+}
+
+/*
+ * timer_churn: per-timer insert + cancel cost, no per-timer task and no
+ * per-timer allocation.  One iteration (block_on + one spawned task, as
+ * the peer's): the task, inside one poll, polls TIMER_CHURN_N sleeps once
+ * each (task_sleep_poll: reads the worker's cached clock, registers the
+ * timer on its wheel; must return false), the sleeps living in an array
+ * allocated once before the first iteration (the peer's Vec with reused
+ * capacity); then cancels each (task_sleep_cancel: the wheel's lock and an
+ * unlink = the peer's drop).  No budget to bypass: a sleep that registers
+ * spends none (the peer needs tokio::task::unconstrained).
+ */
+struct churn_frame {
+        TASK_FRAME;
+        struct task_sleep *sleeps;
+        const uint64_t *durs;
+};
+
+static int churn_task(struct task_cx *cx, void *arg)
+{
+        struct churn_frame *f = arg;
+
+        TASK_BEGIN(f);
+        for (unsigned i = 0; i < TIMER_CHURN_N; i++)
+                if (task_sleep_poll(cx, &f->sleeps[i], f->durs[i])) {
+                        fprintf(stderr, "task-bench: timer_churn: a sleep "
+                                        "was ready at once\n");
+                        exit(1);
+                }
+        for (unsigned i = 0; i < TIMER_CHURN_N; i++)
+                task_sleep_cancel(&f->sleeps[i]);
+        TASK_END(f);
+}
+
+struct churn_ctx {
+        task_runtime *rt;
+        struct churn_frame frame;
+};
+
+static void timer_churn_iter(void *arg)
+{
+        struct churn_ctx *c = arg;
+
+        block_on_spawned(c->rt, churn_task, &c->frame, sizeof c->frame);
+}
+
+static void timer_churn(task_runtime *rt, const struct opts *o)
+{
+        struct churn_ctx c = {.rt = rt};
+
+        c.frame.durs = timer_durations();
+        c.frame.sleeps = calloc(TIMER_CHURN_N, sizeof *c.frame.sleeps);
+        if (!c.frame.sleeps) {
+                fprintf(stderr, "task-bench: out of memory\n");
+                exit(1);
+        }
+        bench("timer_churn", TIMER_CHURN_N, o, timer_churn_iter, &c);
+        free(c.frame.sleeps);
+}
+
+/*
+ * timer_churn_tasks: the same timers, each owned by its own task.  The
+ * root task spawns TIMER_CHURN_N tasks; task i bumps a shared counter and
+ * then sleeps d_i (its first poll registers the timer); the one that brings
+ * the counter to N notifies the root (task_notify_one), so when the root
+ * resumes every task has at least started the poll that registers its
+ * timer.  The root then aborts all N handles and joins each (the aborted
+ * task's cancelling poll unlinks its timer, from whichever worker); a task
+ * whose timer fired first just finished: counted and printed, as the peer
+ * does.
+ */
+struct churn_shared {
+        atomic_uint started;
+        atomic_uint fired;
+        struct task_notify all_started;
+};
+
+struct churn_child {
+        TASK_FRAME;
+        struct churn_shared *sh;
+        uint64_t d;
+        struct task_sleep sleep;
+};
+
+static int churn_child(struct task_cx *cx, void *arg)
+{
+        struct churn_child *f = arg;
+
+        TASK_BEGIN(f);
+        /* Relaxed: counters; the Notify orders the last one for the root. */
+        if (atomic_fetch_add_explicit(&f->sh->started, 1,
+                                      memory_order_relaxed) +
+                1 ==
+            TIMER_CHURN_N)
+                task_notify_one(&f->sh->all_started);
+        TASK_SLEEP(f, &f->sleep, f->d);
+        atomic_fetch_add_explicit(&f->sh->fired, 1, memory_order_relaxed);
+        TASK_END(f);
+}
+
+struct churn_root {
+        TASK_FRAME;
+        struct churn_shared *sh;
+        task_handle **hs;
+        const uint64_t *durs;
+        struct task_notified nt;
+        unsigned i;
+        int rc;
+};
+
+static int churn_root(struct task_cx *cx, void *arg)
+{
+        struct churn_root *f = arg;
+
+        TASK_BEGIN(f);
+        for (f->i = 0; f->i < TIMER_CHURN_N; f->i++) {
+                struct churn_child c = {.sh = f->sh, .d = f->durs[f->i]};
+                check(TASK_SPAWN(task_cx_runtime(cx), churn_child, &c,
+                                 &f->hs[f->i]),
+                      "spawn");
+        }
+        TASK_NOTIFIED(f, &f->sh->all_started, &f->nt);
+        for (f->i = 0; f->i < TIMER_CHURN_N; f->i++)
+                task_abort(f->hs[f->i]);
+        for (f->i = 0; f->i < TIMER_CHURN_N; f->i++) {
+                TASK_JOIN(f, f->hs[f->i], &f->rc);
+                if (f->rc != 0 && f->rc != -ECANCELED)
+                        check(f->rc, "join");
+                task_handle_release(f->hs[f->i]);
+                f->hs[f->i] = NULL;
+        }
+        TASK_END(f);
+}
+
+struct churn_tasks_ctx {
+        task_runtime *rt;
+        struct churn_shared sh;
+        struct churn_root root;
+        unsigned *fired; /* per iteration, warm-up included */
+        unsigned n;
+};
+
+static void timer_churn_tasks_iter(void *arg)
+{
+        struct churn_tasks_ctx *c = arg;
+
+        atomic_store(&c->sh.started, 0);
+        atomic_store(&c->sh.fired, 0);
+        block_on_spawned(c->rt, churn_root, &c->root, sizeof c->root);
+        c->fired[c->n++] = atomic_load(&c->sh.fired);
+}
+
+static int cmp_uint(const void *a, const void *b)
+{
+        unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+        return (x > y) - (x < y);
+}
+
+static void timer_churn_tasks(task_runtime *rt, const struct opts *o)
+{
+        struct churn_tasks_ctx c = {.rt = rt};
+
+        check(task_notify_init(&c.sh.all_started), "notify_init");
+        c.root.sh = &c.sh;
+        c.root.durs = timer_durations();
+        c.root.hs = calloc(TIMER_CHURN_N, sizeof *c.root.hs);
+        c.fired = calloc(o->iters + o->warmup, sizeof *c.fired);
+        if (!c.root.hs || !c.fired) {
+                fprintf(stderr, "task-bench: out of memory\n");
+                exit(1);
+        }
+        bench("timer_churn_tasks", TIMER_CHURN_N, o, timer_churn_tasks_iter,
+              &c);
+        unsigned *f = c.fired + o->warmup;
+        qsort(f, o->iters, sizeof *f, cmp_uint);
+        printf("# timer_churn_tasks: timers that fired before abort, median "
+               "per iteration: %u of %u\n",
+               f[o->iters / 2], (unsigned)TIMER_CHURN_N);
+        fflush(stdout);
+        task_notify_destroy(&c.sh.all_started);
+        free(c.fired);
+        free(c.root.hs);
+}
+
+/*
+ * timer_fire: timer wake-up cost.  The main thread spawns a root task,
+ * which spawns TIMER_FIRE_TASKS tasks; each sleeps 1 ms once, then
+ * decrements a shared counter, and the one that reaches 0 posts the main
+ * thread's semaphore.  The root, done spawning, records the time since the
+ * main thread's start (the spawn phase, printed as a comment as the peer
+ * does).  Our wheel's tick is 65.536 us and deadlines are exact (rounded up
+ * to the tick), where Tokio's is 1 ms with deadlines rounded up to it: a
+ * 1 ms sleep here fires 1.0-1.07 ms after it started, there 1-2 ms.
+ */
+struct fire_ctx {
+        atomic_uint rem; /* as local_ctx.rem */
+        sem_t done;
+        uint64_t t0;        /* main thread, before spawning the root */
+        uint64_t *spawn_ns; /* per iteration, warm-up included */
+        unsigned n;
+        task_runtime *rt;
+};
+
+struct fire_child {
+        TASK_FRAME;
+        struct fire_ctx *ctx;
+        struct task_sleep sleep;
+};
+
+static int fire_child(struct task_cx *cx, void *arg)
+{
+        struct fire_child *f = arg;
+
+        TASK_BEGIN(f);
+        TASK_SLEEP(f, &f->sleep, TASK_MS(1));
+        if (atomic_fetch_sub_explicit(&f->ctx->rem, 1, memory_order_relaxed) ==
+            1)
+                sem_post(&f->ctx->done);
+        TASK_END(f);
+}
+
+static int fire_root(struct task_cx *cx, void *arg)
+{
+        struct fire_child *f = arg;
+
+        TASK_BEGIN(f);
+        for (int i = 0; i < TIMER_FIRE_TASKS; i++) {
+                struct fire_child c = {.ctx = f->ctx};
+                check(TASK_SPAWN(task_cx_runtime(cx), fire_child, &c, NULL),
+                      "spawn");
+        }
+        /* Read by the main thread after the semaphore (which orders it):
+         * the last child runs after this write. */
+        f->ctx->spawn_ns[f->ctx->n] = now_ns() - f->ctx->t0;
+        TASK_END(f);
+}
+
+static void timer_fire_iter(void *arg)
+{
+        struct fire_ctx *c = arg;
+        struct fire_child root = {.ctx = c};
+
+        atomic_store_explicit(&c->rem, TIMER_FIRE_TASKS, memory_order_relaxed);
+        c->t0 = now_ns();
+        check(TASK_SPAWN(c->rt, fire_root, &root, NULL), "spawn");
+        sem_wait_nointr(&c->done);
+        c->n++;
+}
+
+static void timer_fire(task_runtime *rt, const struct opts *o)
+{
+        struct fire_ctx c = {.rt = rt};
+
+        sem_init_or_die(&c.done);
+        c.spawn_ns = calloc(o->iters + o->warmup, sizeof *c.spawn_ns);
+        if (!c.spawn_ns) {
+                fprintf(stderr, "task-bench: out of memory\n");
+                exit(1);
+        }
+        bench("timer_fire", TIMER_FIRE_TASKS, o, timer_fire_iter, &c);
+        uint64_t *s = c.spawn_ns + o->warmup;
+        qsort(s, o->iters, sizeof *s, cmp_u64);
+        printf("# timer_fire: spawn phase (root task done spawning %u tasks) "
+               "median %llu ns; timer tick 65.536 us, deadlines rounded up\n",
+               (unsigned)TIMER_FIRE_TASKS, (unsigned long long)s[o->iters / 2]);
+        fflush(stdout);
+        sem_destroy(&c.done);
+        free(c.spawn_ns);
+}
+
 /* In the peer's order, then the twins' (bench/tokio-twin). */
 static const struct workload workloads[] = {
     {"spawn_many_local", spawn_many_local},
@@ -773,6 +1075,9 @@ static const struct workload workloads[] = {
     {"ping_pong", ping_pong},
     {"chained_spawn", chained_spawn},
     {"channel_mpsc", channel_mpsc},
+    {"timer_churn", timer_churn},
+    {"timer_churn_tasks", timer_churn_tasks},
+    {"timer_fire", timer_fire},
     {"mutex_contended", mutex_contended},
     {"mutex_handoff", mutex_handoff},
 };

@@ -1,5 +1,5 @@
 #!/bin/sh
-# check-examples.sh - keep the examples in docs/runtime.md and docs/sync.md
+# check-examples.sh - keep the examples in docs/runtime.md, sync.md and io.md
 # and the files in docs/examples/ identical.
 #
 # In those pages an example is a line `<!-- example: NAME.c -->` followed by
@@ -20,7 +20,7 @@ if [ "${1:-}" = "--fix" ]; then
 fi
 dir=${1:-$(dirname "$0")}
 ex=$dir/examples
-pages="runtime.md sync.md"
+pages="runtime.md sync.md io.md"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM

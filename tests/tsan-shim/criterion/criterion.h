@@ -114,6 +114,17 @@ cr_shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 #define cr_assert_str_neq(a, b, ...)                                           \
         cr_assert(strcmp((a), (b)) != 0, __VA_ARGS__)
 
+/* A skipped test: say why and end the test's process as a pass (the
+ * shim counts passes and failures only; the message is the record). */
+#define cr_skip_test(...)                                                      \
+        do {                                                                   \
+                fprintf(stderr, "[SKIP] ");                                    \
+                fprintf(stderr, "" __VA_ARGS__);                               \
+                fprintf(stderr, "\n");                                         \
+                fflush(stderr);                                                \
+                _exit(0);                                                      \
+        } while (0)
+
 #define cr_log_info(...)                                                       \
         do {                                                                   \
                 fprintf(stderr, "[----] ");                                    \
