@@ -1,0 +1,362 @@
+/*
+ * sock.c - what TCP, Unix and UDP sockets share: creating, binding,
+ * adopting and closing sockets, addresses, and the three shapes of socket
+ * operation on the worker's io_uring (connect, one send/recv, one
+ * sendmsg/recvmsg).
+ *
+ * Handles.  struct task_stream, task_listener and task_udp_socket hold
+ * the socket plus one (sfd), so that a zeroed handle holds nothing and a
+ * stray close of a zeroed frame never closes fd 0.
+ *
+ * Sockets are created blocking: io_uring tries a socket operation
+ * without blocking and, when it would block, arms its own poll and
+ * retries on readiness, so O_NONBLOCK buys nothing (and an adopted
+ * socket is made blocking, so that no completion is a bare -EAGAIN).
+ *
+ * Operations follow the pattern of io/io-priv.h: task__io_begin, then on
+ * START one SQE (two for a connect with a timeout), task__io_arm.  A
+ * connect owns a socket while in flight (op->fd) and an accept's result
+ * is a socket: whoever sees the op finish -- the poll that returns the
+ * result, or the cancelling look that consumes the completion after the
+ * cancel -- hands it to the caller or closes it (task__sock_state and
+ * task__sock_finished_by_cancel tell the cancelling look apart).  A connect with a timeout links
+ * an IORING_OP_LINK_TIMEOUT to the connect SQE: the two must go to the
+ * kernel in one submission (a link never spans two), so both SQEs are
+ * taken while the submission queue has room for both.
+ */
+#include "sock-priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct task_net_timespec) ==
+                   sizeof(struct __kernel_timespec),
+               "task_net_timespec must match __kernel_timespec");
+
+int task__sock_open(int family, int type)
+{
+        int fd = socket(family, type | SOCK_CLOEXEC, 0);
+        return fd < 0 ? -errno : fd;
+}
+
+static int set_int(int fd, int level, int name, int v)
+{
+        return setsockopt(fd, level, name, &v, sizeof(v)) ? -errno : 0;
+}
+
+int task__sock_bind(const struct task_addr *a, int type,
+                    const struct task_bind_opts *opts)
+{
+        static const struct task_bind_opts defaults;
+        int family = a->ss.ss_family;
+        int fd, rc = 0;
+
+        if (!opts)
+                opts = &defaults;
+        if (opts->backlog < 0)
+                return -EINVAL;
+        fd = task__sock_open(family, type);
+        if (fd < 0)
+                return fd;
+        if (family != AF_UNIX) {
+                if (type == SOCK_STREAM && !opts->no_reuseaddr)
+                        rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+                if (!rc && opts->reuseport)
+                        rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+                if (!rc && family == AF_INET6)
+                        rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+                                     opts->v6only);
+                if (!rc && type == SOCK_DGRAM && opts->broadcast)
+                        rc = set_int(fd, SOL_SOCKET, SO_BROADCAST, 1);
+                if (rc)
+                        goto out_close;
+        }
+        if (bind(fd, task_addr_sockaddr(a), a->len)) {
+                rc = -errno;
+                goto out_close;
+        }
+        if (type == SOCK_STREAM &&
+            listen(fd, opts->backlog > 0 ? opts->backlog : 1024)) {
+                rc = -errno;
+                goto out_close;
+        }
+        return fd;
+
+out_close:
+        close(fd);
+        return rc;
+}
+
+int task__sock_adopt(int fd, int type)
+{
+        int t = 0, fl;
+        socklen_t len = sizeof(t);
+
+        if (fd < 0)
+                return -EINVAL;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len))
+                return -errno;
+        if (t != type)
+                return -EINVAL;
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+                return -errno;
+        if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK))
+                return -errno;
+        return 0;
+}
+
+int task__sock_name(const _Atomic int *sfd, bool peer, struct task_addr *a)
+{
+        int fd = task__sfd_get(sfd);
+
+        if (!a)
+                return -EINVAL;
+        memset(a, 0, sizeof(*a));
+        if (fd < 0)
+                return fd;
+        a->len = sizeof(a->ss);
+        if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&a->ss,
+                                               &a->len)) {
+                int rc = -errno;
+                memset(a, 0, sizeof(*a));
+                return rc;
+        }
+        return 0;
+}
+
+int task__sock_close(_Atomic int *sfd, int how)
+{
+        int fd = task__sfd_take(sfd);
+
+        if (fd < 0)
+                return fd;
+        /* Wake what other tasks still wait for on this socket: their
+         * operations hold a reference to the file, so close alone would
+         * leave them (and the socket) hanging. */
+        if (how >= 0)
+                (void)shutdown(fd, how);
+        /* Linux closes the descriptor even when close reports EINTR or
+         * EIO: never retry. */
+        if (close(fd) && errno != EINTR)
+                return -errno;
+        return 0;
+}
+
+int task__sock_release(_Atomic int *sfd)
+{
+        return task__sfd_take(sfd);
+}
+
+/* ---- Connect ---------------------------------------------------------------- */
+
+/*
+ * The state of @op before task__io_begin() in a cancelling look: if it
+ * was in flight (or done) and is idle after, that begin consumed its
+ * completion, and the result is the caller's to release.  (Reading the
+ * state first is what makes this exact: a result left in an idle op by
+ * an earlier operation is never taken for a fresh one.)
+ */
+uint32_t task__sock_state(const struct task_io *op)
+{
+        /* Acquire: pairs with the driver's release store of DONE, so a
+         * DONE seen here comes with its result. */
+        return atomic_load_explicit(&op->state, memory_order_acquire);
+}
+
+bool task__sock_finished_by_cancel(const struct task_io *op, uint32_t before)
+{
+        return before != TASK_IO_IDLE && !task_io_pending(op);
+}
+
+/*
+ * Make sure the next two SQEs come out of one submission: while fewer
+ * than two entries are free, fill the queue with no-ops (whose
+ * completions the driver ignores, user_data 0) until task__io_sqe()
+ * submits it and starts an empty one.
+ */
+static int reserve_two(struct task_cx *cx)
+{
+        struct io_uring *ring = task__io_uring_of(cx);
+        int32_t err = -ESHUTDOWN;
+
+        if (!ring)
+                return -ESHUTDOWN;
+        while (io_uring_sq_space_left(ring) < 2) {
+                struct io_uring_sqe *sqe = task__io_sqe(cx, &err);
+                if (!sqe)
+                        return err;
+                io_uring_prep_nop(sqe);
+                io_uring_sqe_set_data64(sqe, 0);
+        }
+        return 0;
+}
+
+bool task__sock_connect_poll(struct task_cx *cx, const struct task_addr *a,
+                             bool unix_family, uint64_t timeout_ns,
+                             struct task_net_op *op, _Atomic int *sfd_out,
+                             int *rc)
+{
+        struct io_uring_sqe *sqe, *tsqe = NULL;
+        uint32_t before;
+        int32_t res;
+        int fd, family;
+
+        if (!op || !sfd_out || !rc || !a) {
+                if (cx->cancelling)
+                        return false;
+                if (rc)
+                        *rc = -EINVAL;
+                return true;
+        }
+        before = cx->cancelling ? task__sock_state(&op->io) : TASK_IO_IDLE;
+        switch (task__io_begin(cx, &op->io, &res)) {
+        case TASK__IO_WAIT:
+                /* Cancelled (or completed in the race): the socket goes. */
+                if (task__sock_finished_by_cancel(&op->io, before)) {
+                        close(op->fd);
+                        op->fd = -1;
+                }
+                return false;
+        case TASK__IO_READY:
+                fd = op->fd;
+                op->fd = -1;
+                if (res == 0) {
+                        task__sfd_set(sfd_out, fd);
+                        *rc = 0;
+                        return true;
+                }
+                close(fd);
+                /* The linked timeout fired and cancelled the connect (an
+                 * abort never gets here: it takes the WAIT path). */
+                *rc = (res == -ECANCELED && timeout_ns) ? -ETIMEDOUT : res;
+                return true;
+        }
+        family = a->ss.ss_family;
+        if (unix_family ? family != AF_UNIX
+                        : (family != AF_INET && family != AF_INET6)) {
+                *rc = -EINVAL;
+                return true;
+        }
+        if (timeout_ns) {
+                res = reserve_two(cx);
+                if (res) {
+                        *rc = res;
+                        return true;
+                }
+        }
+        fd = task__sock_open(family, SOCK_STREAM);
+        if (fd < 0) {
+                *rc = fd;
+                return true;
+        }
+        sqe = task__io_sqe(cx, &res);
+        if (sqe && timeout_ns)
+                tsqe = task__io_sqe(cx, &res);
+        if (!sqe || (timeout_ns && !tsqe)) {
+                /* Off a worker (shutdown): nothing was prepared. */
+                close(fd);
+                *rc = res;
+                return true;
+        }
+        op->addr = *a;
+        op->fd = fd;
+        io_uring_prep_connect(sqe, fd, (struct sockaddr *)&op->addr.ss,
+                              op->addr.len);
+        if (tsqe) {
+                uint64_t t = timeout_ns;
+                op->ts.tv_sec = (int64_t)(t / 1000000000u);
+                op->ts.tv_nsec = (int64_t)(t % 1000000000u);
+                sqe->flags |= IOSQE_IO_LINK;
+                io_uring_prep_link_timeout(
+                    tsqe, (struct __kernel_timespec *)&op->ts, 0);
+                io_uring_sqe_set_data64(tsqe, 0);
+        }
+        task__io_arm(cx, &op->io, sqe);
+        return false;
+}
+
+/* ---- One send or recv ------------------------------------------------------- */
+
+bool task__sock_xfer_poll(struct task_cx *cx, const _Atomic int *sfd,
+                          struct task_io *op, void *buf, size_t len, bool send,
+                          ssize_t *n)
+{
+        struct io_uring_sqe *sqe;
+        int32_t res;
+        int fd;
+
+        if (!op || !n || (!buf && len)) {
+                if (cx->cancelling)
+                        return false;
+                if (n)
+                        *n = -EINVAL;
+                return true;
+        }
+        switch (task__io_begin(cx, op, &res)) {
+        case TASK__IO_WAIT:
+                return false;
+        case TASK__IO_READY:
+                *n = res;
+                return true;
+        }
+        fd = task__sfd_get(sfd);
+        if (fd < 0) {
+                *n = fd;
+                return true;
+        }
+        sqe = task__io_sqe(cx, &res);
+        if (!sqe) {
+                *n = res;
+                return true;
+        }
+        if (send)
+                io_uring_prep_send(sqe, fd, buf, task__io_len(len),
+                                   MSG_NOSIGNAL);
+        else
+                io_uring_prep_recv(sqe, fd, buf, task__io_len(len), 0);
+        task__io_arm(cx, op, sqe);
+        return false;
+}
+
+/* ---- One sendmsg or recvmsg ------------------------------------------------- */
+
+bool task__sock_msg_poll(struct task_cx *cx, const _Atomic int *sfd,
+                         struct task_net_op *op, bool send,
+                         void (*start)(struct task_net_op *, void *), void *arg,
+                         ssize_t *n)
+{
+        struct io_uring_sqe *sqe;
+        int32_t res;
+        int fd;
+
+        switch (task__io_begin(cx, &op->io, &res)) {
+        case TASK__IO_WAIT:
+                return false;
+        case TASK__IO_READY:
+                *n = res;
+                return true;
+        }
+        fd = task__sfd_get(sfd);
+        if (fd < 0) {
+                *n = fd;
+                return true;
+        }
+        sqe = task__io_sqe(cx, &res);
+        if (!sqe) {
+                *n = res;
+                return true;
+        }
+        memset(&op->msg, 0, sizeof(op->msg));
+        start(op, arg);
+        if (send)
+                io_uring_prep_sendmsg(sqe, fd, &op->msg, MSG_NOSIGNAL);
+        else
+                io_uring_prep_recvmsg(sqe, fd, &op->msg, 0);
+        task__io_arm(cx, &op->io, sqe);
+        return false;
+}
