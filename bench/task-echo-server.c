@@ -175,8 +175,9 @@ int main(int argc, char **argv)
         const char *why = sig == SIGINT    ? "SIGINT"
                           : sig == SIGTERM ? "SIGTERM"
                                            : "time limit";
-        fprintf(stderr, "# echo-server: %s after %.1f s; %lu connections "
-                        "accepted\n",
+        fprintf(stderr,
+                "# echo-server: %s after %.1f s; %lu connections "
+                "accepted\n",
                 why,
                 (double)(t1.tv_sec - t0.tv_sec) +
                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,

@@ -497,8 +497,7 @@ Test(driver, setup_failure_cleans_up, .timeout = 30)
                         break;
                 }
                 /* -EAGAIN: a worker thread that could not start. */
-                cr_assert(rc == -ENOMEM || rc == -EAGAIN, "k=%ld rc=%d", k,
-                          rc);
+                cr_assert(rc == -ENOMEM || rc == -EAGAIN, "k=%ld rc=%d", k, rc);
         }
         cr_assert_eq(count_fds(), fds0, "fds leaked");
         test_leak_check();
