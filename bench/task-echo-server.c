@@ -182,6 +182,17 @@ int main(int argc, char **argv)
                 (double)(t1.tv_sec - t0.tv_sec) +
                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
                 atomic_load(&accepted));
+        for (unsigned i = 0; i < (unsigned)workers; i++) {
+                struct task_worker_metrics m;
+                if (task_worker_metrics(rt, i, &m) == 0)
+                        fprintf(stderr,
+                                "# echo-server: worker %u polls=%llu "
+                                "parks=%llu steals=%llu busy_ms=%llu\n",
+                                i, (unsigned long long)m.polls,
+                                (unsigned long long)m.parks,
+                                (unsigned long long)m.steal_tasks,
+                                (unsigned long long)(m.busy_ns / 1000000));
+        }
         /* Like the peer, exit without tearing down the connections. */
         _exit(0);
 }

@@ -97,6 +97,10 @@ bool task__sock_connect_poll(struct task_cx *cx, const struct task_addr *a,
  * One send (@send: with MSG_NOSIGNAL) or recv on handle @sfd: the
  * read/write of streams and the send/recv of connected UDP sockets.
  */
+/* A non-blocking send(2) first (sock.c): true when it finished the call. */
+bool task__sock_send_now(struct task_cx *cx, int fd, const void *buf,
+                         size_t len, ssize_t *n);
+
 bool task__sock_xfer_poll(struct task_cx *cx, const _Atomic int *sfd,
                           struct task_io *op, void *buf, size_t len, bool send,
                           ssize_t *n);

@@ -158,13 +158,32 @@ static bool xfer_all(struct task_cx *cx, struct task_stream *s,
                 *rc = fd;
                 return true;
         }
+        char *p = (char *)buf + op->aux;
+        unsigned chunk = task__io_len(len - op->aux);
+        if (send) {
+                /* Whatever fits in the socket now goes at once (sock.c);
+                 * the ring waits for room for the rest. */
+                ssize_t sent;
+                while (op->aux < len &&
+                       task__sock_send_now(cx, fd, p, len - op->aux, &sent)) {
+                        if (sent <= 0) {
+                                *rc = sent < 0 ? (int)sent : -EPIPE;
+                                return true;
+                        }
+                        op->aux += (uint32_t)sent;
+                        p += sent;
+                }
+                if (op->aux == len) {
+                        *rc = 0;
+                        return true;
+                }
+                chunk = task__io_len(len - op->aux);
+        }
         sqe = task__io_sqe(cx, &res);
         if (!sqe) {
                 *rc = res;
                 return true;
         }
-        char *p = (char *)buf + op->aux;
-        unsigned chunk = task__io_len(len - op->aux);
         if (send)
                 io_uring_prep_send(sqe, fd, p, chunk,
                                    MSG_NOSIGNAL | MSG_WAITALL);
