@@ -140,6 +140,12 @@ int task__sock_close(_Atomic int *sfd, int how)
          * leave them (and the socket) hanging. */
         if (how >= 0)
                 (void)shutdown(fd, how);
+        /* An SQE this worker queued on @fd but has not submitted yet would
+         * be issued after the close, against whatever socket or file gets
+         * the number next: submit it now, so it takes its reference to
+         * this socket and sees the shutdown.  (One queued on another
+         * worker's ring is not reached: see stream.h.) */
+        task__io_flush_current();
         /* Linux closes the descriptor even when close reports EINTR or
          * EIO: never retry. */
         if (close(fd) && errno != EINTR)
@@ -171,29 +177,6 @@ uint32_t task__sock_state(const struct task_io *op)
 bool task__sock_finished_by_cancel(const struct task_io *op, uint32_t before)
 {
         return before != TASK_IO_IDLE && !task_io_pending(op);
-}
-
-/*
- * Make sure the next two SQEs come out of one submission: while fewer
- * than two entries are free, fill the queue with no-ops (whose
- * completions the driver ignores, user_data 0) until task__io_sqe()
- * submits it and starts an empty one.
- */
-static int reserve_two(struct task_cx *cx)
-{
-        struct io_uring *ring = task__io_uring_of(cx);
-        int32_t err = -ESHUTDOWN;
-
-        if (!ring)
-                return -ESHUTDOWN;
-        while (io_uring_sq_space_left(ring) < 2) {
-                struct io_uring_sqe *sqe = task__io_sqe(cx, &err);
-                if (!sqe)
-                        return err;
-                io_uring_prep_nop(sqe);
-                io_uring_sqe_set_data64(sqe, 0);
-        }
-        return 0;
 }
 
 bool task__sock_connect_poll(struct task_cx *cx, const struct task_addr *a,
@@ -243,7 +226,7 @@ bool task__sock_connect_poll(struct task_cx *cx, const struct task_addr *a,
                 return true;
         }
         if (timeout_ns) {
-                res = reserve_two(cx);
+                res = task__io_reserve(cx, 2);
                 if (res) {
                         *rc = res;
                         return true;

@@ -13,6 +13,8 @@
  */
 #include "sock-priv.h"
 
+#include "io/cancel-priv.h"
+
 #include <libtask/stream.h>
 
 #include <errno.h>
@@ -127,6 +129,14 @@ static bool xfer_all(struct task_cx *cx, struct task_stream *s,
                 if (rc)
                         *rc = -EINVAL;
                 return true;
+        }
+        if (cx->cancelling) {
+                /* MSG_WAITALL: a cancelled transfer's completion carries
+                 * the bytes it moved before the cancel; count them, so
+                 * that task_stream_progress() tells the truth. */
+                if (task__io_cancel_look(cx, op, &res) && res > 0)
+                        op->aux += (uint32_t)res;
+                return false;
         }
         switch (task__io_begin(cx, op, &res)) {
         case TASK__IO_WAIT:

@@ -1038,3 +1038,133 @@ Test(tcp, bad_arguments_are_einval, .timeout = 30)
         cr_assert_eq(task_listener_close(NULL), -EINVAL);
         test_rt_free(rt);
 }
+
+/* ---- Review regressions --------------------------------------------------- */
+
+/*
+ * A connect with a timeout is a link of two SQEs that must reach the
+ * kernel together: on the smallest ring (2 entries) with another SQE
+ * already queued, the driver makes room instead of spinning.
+ */
+struct ring2 {
+        TASK_FRAME;
+        struct task_stream *idle;
+        struct task_io rd;
+        char buf[8];
+        ssize_t n;
+        struct task_select sel;
+        struct connect1 c;
+};
+
+static int ring2_fn(struct task_cx *cx, void *arg)
+{
+        struct ring2 *f = arg;
+
+        TASK_BEGIN(f);
+        /* A read that stays queued (nobody writes), then the connect. */
+        TASK_SELECT(f, &f->sel,
+                    task_stream_read_poll(cx, f->idle, &f->rd, f->buf,
+                                          sizeof f->buf, &f->n),
+                    task_tcp_connect_poll(cx, &f->c.a, TASK_SEC(5), &f->c.op,
+                                          &f->c.s, &f->c.rc));
+        TASK_END(f);
+}
+
+Test(tcp, connect_timeout_on_a_two_entry_ring, .timeout = 30)
+{
+        int fds = count_fds();
+        struct task_runtime_opts o;
+        task_runtime *rt;
+        task_runtime_opts_init(&o);
+        o.flavor = TASK_CURRENT_THREAD;
+        o.io_ring_entries = 2;
+        cr_assert_eq(task_runtime_new(&o, &rt), 0);
+        struct task_stream c = {0}, s = {0};
+        tcp_pair(rt, &c, &s);
+        struct task_listener l = {0};
+        struct task_addr a;
+        cr_assert_eq(bind_loopback(&l, AF_INET, NULL, &a), 0);
+        struct ring2 f = {.idle = &c, .c = {.a = a}};
+        cr_assert_eq(task_block_on(rt, ring2_fn, &f, sizeof f), 0);
+        cr_assert_eq(f.sel.which, 1);
+        cr_assert_eq(f.c.rc, 0, "connect: %d", f.c.rc);
+        task_stream_close(&f.c.s);
+        task_listener_close(&l);
+        task_stream_close(&c);
+        task_stream_close(&s);
+        test_rt_free(rt);
+        cr_assert_eq(count_fds(), fds, "descriptors leaked");
+}
+
+/*
+ * A write_all cut short by a timeout reports, through
+ * task_stream_progress(), exactly the bytes the peer can read.
+ */
+#define BIG (8u << 20)
+
+struct big_write {
+        TASK_FRAME;
+        struct task_stream *s;
+        struct task_select sel;
+        struct task_sleep sleep;
+        struct task_io io;
+        char *buf;
+        int rc;
+        size_t progress;
+};
+
+static int big_write_fn(struct task_cx *cx, void *arg)
+{
+        struct big_write *f = arg;
+
+        TASK_BEGIN(f);
+        TASK_TIMEOUT(
+            f, &f->sel, &f->sleep, TASK_MS(100),
+            task_stream_write_all_poll(cx, f->s, &f->io, f->buf, BIG, &f->rc),
+            &f->rc);
+        f->progress = task_stream_progress(&f->io);
+        TASK_END(f);
+}
+
+static void progress_test(enum task_flavor flavor)
+{
+        int fds = count_fds();
+        task_runtime *rt = test_rt_new_flavor(flavor);
+        struct task_stream c = {0}, s = {0};
+        tcp_pair(rt, &c, &s);
+        struct big_write f = {.s = &c, .buf = calloc(1, BIG)};
+        cr_assert_not_null(f.buf);
+        cr_assert_eq(task_block_on(rt, big_write_fn, &f, sizeof f), 0);
+        cr_assert_eq(f.rc, -ETIMEDOUT, "write_all: %d", f.rc);
+        cr_assert_gt(f.progress, 0, "nothing counted");
+        cr_assert_lt(f.progress, BIG);
+        /* Drain the peer: it holds exactly what progress says. */
+        task_stream_shutdown(&c, TASK_SHUT_WR);
+        int fd = task_stream_fd(&s);
+        size_t got = 0;
+        char tmp[65536];
+        for (;;) {
+                ssize_t r = read(fd, tmp, sizeof tmp);
+                cr_assert_geq(r, 0, "read: %s", strerror(errno));
+                if (r == 0)
+                        break;
+                got += (size_t)r;
+        }
+        cr_assert_eq(got, f.progress, "peer got %zu, progress %zu", got,
+                     f.progress);
+        free(f.buf);
+        task_stream_close(&c);
+        task_stream_close(&s);
+        test_rt_free(rt);
+        cr_assert_eq(count_fds(), fds, "descriptors leaked");
+}
+
+Test(tcp, write_all_progress_after_timeout_multi_thread, .timeout = 30)
+{
+        progress_test(TASK_MULTI_THREAD);
+}
+
+Test(tcp, write_all_progress_after_timeout_current_thread, .timeout = 30)
+{
+        progress_test(TASK_CURRENT_THREAD);
+}

@@ -8,11 +8,15 @@
  * tcp.h     TCP: bind, connect (with timeout), nodelay, keepalive, linger
  * unix.h    Unix stream sockets: bind, connect, socketpair
  * udp.h     UDP sockets: bind, connect, send/recv, send_to/recv_from
+ * buf.h     byte buffers, and reading/writing them over a stream fd
+ * resolve.h name resolution (getaddrinfo on the blocking pool)
  */
 #ifndef LIBTASK_NET_H
 #define LIBTASK_NET_H
 
 #include <libtask/addr.h>
+#include <libtask/buf.h>
+#include <libtask/resolve.h>
 #include <libtask/sock.h>
 #include <libtask/stream.h>
 #include <libtask/tcp.h>

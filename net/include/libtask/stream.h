@@ -105,9 +105,14 @@ TASK_API int task_stream_fd(const struct task_stream *s);
  * under SO_LINGER 0); @s is empty afterwards.  A read another task has in
  * flight on it finishes with 0 rather than hang (reading is shut down
  * first); a write in flight keeps the socket open until it completes, so
- * cancel it first.  Calls started on @s afterwards get -EBADF -- but a
- * call racing with the close may reach the kernel after the descriptor
- * number was reused: do not close a stream other tasks are about to use.
+ * cancel it first.  Calls started on @s afterwards get -EBADF.  **A read
+ * started on another worker whose submission that worker has not handed
+ * to the kernel yet (it batches them) reaches the kernel after the close,
+ * against whatever socket reuses the number**: to stop a reader that runs
+ * on another task, wake it some other way (a Notify, a TASK_SELECT branch)
+ * and let it close, or shut the stream down first (task_stream_shutdown)
+ * and close once the reader has returned.  Submissions this worker queued
+ * are flushed before the close.
  * Returns 0, -EBADF (already closed), -EINVAL.
  */
 TASK_API int task_stream_close(struct task_stream *s);

@@ -543,6 +543,31 @@ void task__io_arm(struct task_cx *cx, struct task_io *op,
         r->inflight++;
 }
 
+int task__io_reserve(struct task_cx *cx, unsigned n)
+{
+        struct task__worker *w = task__current_worker(cx->rt);
+
+        if (TASK__UNLIKELY_(!w || !w->io.enabled))
+                return -ESHUTDOWN;
+        if (n > w->io.ring.sq.ring_entries)
+                return -EINVAL;
+        while (io_uring_sq_space_left(&w->io.ring) < n) {
+                /* Hand the queue over (and make room on the completion
+                 * side if it is backed up, as get_sqe does). */
+                enter(&w->io);
+                reap(&w->io);
+        }
+        return 0;
+}
+
+void task__io_flush_current(void)
+{
+        struct task__worker *w = task__tls_worker;
+
+        if (w && w->io.enabled && w->io.unsubmitted)
+                enter(&w->io);
+}
+
 struct io_uring *task__io_uring_of(struct task_cx *cx)
 {
         struct task__worker *w = task__current_worker(cx->rt);

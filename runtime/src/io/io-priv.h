@@ -77,6 +77,21 @@ struct io_uring_sqe *task__io_sqe(struct task_cx *cx, int32_t *err);
 void task__io_arm(struct task_cx *cx, struct task_io *op,
                   struct io_uring_sqe *sqe);
 
+/*
+ * Make sure the next @n task__io_sqe() calls come out of one submission (a
+ * link: IOSQE_IO_LINK chains must reach the kernel together): submits
+ * what is queued while fewer than @n entries are free.  0, -ESHUTDOWN
+ * (off a worker) or -EINVAL (@n larger than the ring).
+ */
+int task__io_reserve(struct task_cx *cx, unsigned n);
+
+/*
+ * Submit what this thread's worker has queued, now.  Called before
+ * closing a descriptor: an SQE still queued would otherwise be issued
+ * after the close, against whatever file reuses the number.
+ */
+void task__io_flush_current(void);
+
 /* The ring of the worker running @cx, or NULL (not on a worker). */
 struct io_uring *task__io_uring_of(struct task_cx *cx);
 
