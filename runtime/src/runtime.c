@@ -273,6 +273,12 @@ int task_runtime_shutdown(task_runtime *rt)
                 task__io_ring_drain(&rt->workers[0].io);
                 task__tls_worker = prev;
         }
+        /* Cancel requests pushed to a ring's mailbox after its drain
+         * looked: release them, so their operations finish and their
+         * tasks are woken (into the global queue, still open) and then
+         * cancelled with a clean cleanup in step 6. */
+        for (unsigned i = 0; i < rt->nworkers; i++)
+                task__io_ring_orphan_mailbox(&rt->workers[i].io);
         /* The blocking pool: running jobs finish, queued ones are dropped. */
         task__blocking_shutdown(rt);
         /* 4. */

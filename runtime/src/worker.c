@@ -118,7 +118,7 @@ static void maintain(struct task__worker *w)
 /* Anything for maintain() to do (cheap: no system call)? */
 static bool maintain_wanted(struct task__worker *w)
 {
-        if (task__io_ring_has_work(&w->io) || w->io.inflight)
+        if (task__io_ring_has_work(&w->io))
                 return true;
         uint64_t next = task__wheel_next_deadline(&w->wheel);
         return next != UINT64_MAX && next <= task__now_ns();
@@ -497,6 +497,9 @@ void task__worker_run_until(struct task__worker *w, struct task *root)
                 }
                 park(w);
         }
+        /* Hand the kernel what the tasks queued: it works on it until the
+         * next task_block_on. */
+        task__io_ring_poll(&w->io);
         task__metric_inc(&w->m.busy_ns, task__now_ns() - w->busy_since);
         task__tls_worker = prev;
 }

@@ -15,7 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libtask/sync.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- A minimal operation: read(2) on an fd through the ring ------------- */
@@ -238,7 +245,8 @@ Test(driver, many_in_flight_ct, .timeout = 60)
 /*
  * Each reader reads into a heap buffer that its cleanup frees: if the
  * cleanup ran while the kernel still owned the buffer, TCHECK in the
- * cleanup fails (and ASan would see the free racing the kernel's write).
+ * cleanup fails (ASan cannot see the kernel's writes; the state check is
+ * what pins the order).
  * Aborts come from the test thread, so the cancelling poll runs on
  * whichever worker picks the task up: the ring's own, or the other one
  * (the mailbox path).
@@ -513,4 +521,186 @@ Test(driver, off_worker_is_eshutdown, .timeout = 10)
         cr_assert_null(task__io_sqe(&cx, &err));
         cr_assert_eq(err, -ESHUTDOWN);
         test_rt_free(rt);
+}
+
+/* ---- Review regressions --------------------------------------------------- */
+
+/*
+ * An abort that lands while a decided TASK_SELECT waits for its losing
+ * I/O to let go must not lose the winner's result: the code after the
+ * select runs (here it gives the won permit back), and the abort takes
+ * effect at the next suspension point (there is none: the task finishes).
+ */
+struct sel_abort {
+        TASK_FRAME;
+        int fd;
+        struct task_sem *sem;
+        struct task_sem_acquire acq;
+        struct task_io io;
+        struct task_select s;
+        char buf[8];
+        int rc_r, rc_s, after;
+};
+
+static int sel_abort(struct task_cx *cx, void *arg)
+{
+        struct sel_abort *f = arg;
+        TASK_BEGIN(f);
+        TASK_SELECT(
+            f, &f->s,
+            pipe_read_poll(cx, f->fd, &f->io, f->buf, sizeof f->buf, &f->rc_r),
+            task_sem_acquire_poll(cx, f->sem, 1, &f->acq, &f->rc_s));
+        f->after = 1;
+        TCHECK(!task_io_pending(&f->io));
+        if (f->s.which == 1)
+                task_sem_release(f->sem, 1); /* give the permit back */
+        TASK_END(f);
+}
+
+struct sel_abort_root {
+        TASK_FRAME;
+        int fd;
+        struct task_sem sem;
+        task_handle *h;
+        int rc;
+};
+
+static int sel_abort_root(struct task_cx *cx, void *arg)
+{
+        struct sel_abort_root *f = arg;
+        TASK_BEGIN(f);
+        {
+                struct sel_abort s = {.fd = f->fd, .sem = &f->sem};
+                TCHECK(task_spawn(cx->rt, sel_abort, &s, sizeof s, &f->h) == 0);
+        }
+        TASK_YIELD(f); /* it arms its read and waits on the semaphore */
+        task_sem_release(&f->sem, 1);
+        TASK_YIELD(f); /* it wins, and waits for the read's cancel */
+        task_abort(f->h);
+        TASK_JOIN(f, f->h, &f->rc);
+        TASK_END(f);
+}
+
+Test(driver, abort_while_select_losers_let_go, .timeout = 30)
+{
+        struct task_runtime_opts o;
+        task_runtime *rt;
+        task_runtime_opts_init(&o);
+        o.workers = 1;
+        cr_assert_eq(task_runtime_new(&o, &rt), 0);
+        int p[2];
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        struct sel_abort_root r = {.fd = p[0]};
+        cr_assert_eq(task_sem_init(&r.sem, 0), 0);
+        cr_assert_eq(task_block_on(rt, sel_abort_root, &r, sizeof r), 0);
+        struct sel_abort *sf = task_handle_frame(r.h);
+        cr_assert_eq(sf->s.which, 1);
+        cr_assert_eq(sf->after, 1, "the code after the select never ran");
+        cr_assert_eq(task_sem_available(&r.sem), 1, "the won permit leaked");
+        task_handle_release(r.h);
+        cr_assert_eq(task_sem_destroy(&r.sem), 0);
+        tcheck_assert_none();
+        close(p[0]);
+        close(p[1]);
+        test_rt_free(rt);
+}
+
+/*
+ * Aborts racing real completions: a writer feeds the pipe while readers
+ * are aborted, so some cancels lose to the data (the completion, not the
+ * cancel, finishes the op; from the other worker, through the mailbox).
+ */
+struct feeder {
+        int fd;
+        atomic_bool stop;
+};
+
+static void *feed(void *arg)
+{
+        struct feeder *fd = arg;
+        while (!atomic_load(&fd->stop)) {
+                ssize_t n = write(fd->fd, "x", 1);
+                (void)n;
+                sched_yield();
+        }
+        return NULL;
+}
+
+Test(driver, abort_racing_completions, .timeout = 120)
+{
+        int fds0 = count_fds();
+        task_runtime *rt = test_rt_new_mt(2);
+        int p[2];
+        atomic_int cleanups = 0, started = 0;
+        int rounds = (int)test_scaled(5000, 500);
+        cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+        struct feeder fd = {.fd = p[1]};
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, feed, &fd), 0);
+        for (int i = 0; i < rounds; i++) {
+                struct reader r = {.fd = p[0],
+                                   .cleanups = &cleanups,
+                                   .started = &started,
+                                   .heap = malloc(64)};
+                task_handle *h;
+                cr_assert_eq(task_spawn_at(rt, reader, &r, sizeof r, &h, NULL),
+                             0);
+                for (int k = 0; k < i % 5; k++)
+                        sched_yield();
+                task_abort(h);
+                int rc = task_join_blocking(h);
+                cr_assert(rc == 0 || rc == -ECANCELED, "rc=%d", rc);
+                task_handle_release(h);
+        }
+        atomic_store(&fd.stop, true);
+        pthread_join(th, NULL);
+        cr_assert_eq(atomic_load(&cleanups), rounds);
+        tcheck_assert_none();
+        close(p[0]);
+        close(p[1]);
+        test_rt_free(rt);
+        cr_assert_eq(count_fds(), fds0, "fds leaked");
+}
+
+/*
+ * A kernel that refuses io_uring (here a seccomp filter returning EPERM
+ * for io_uring_setup, as Docker's default profile does): building the
+ * runtime fails with -EPERM, the words say what to do, and nothing is
+ * left open.  In a child process, since the filter cannot be removed.
+ */
+Test(driver, io_uring_refused_by_seccomp, .timeout = 30)
+{
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                struct sock_filter flt[] = {
+                    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                             offsetof(struct seccomp_data, nr)),
+                    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0,
+                             1),
+                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                };
+                struct sock_fprog prog = {4, flt};
+                int fds0 = count_fds();
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+                    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+                        _exit(3);
+                task_runtime *rt = NULL;
+                struct task_runtime_opts o;
+                task_runtime_opts_init(&o);
+                o.workers = 2;
+                int rc = task_runtime_new(&o, &rt);
+                const char *why = task_io_setup_error(rc);
+                _exit(rc == -EPERM && rt == NULL && why &&
+                              strstr(why, "seccomp") && count_fds() == fds0
+                          ? 0
+                          : 1);
+        }
+        int st;
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st), "child died");
+        cr_assert_neq(WEXITSTATUS(st), 3, "cannot install a seccomp filter");
+        cr_assert_eq(WEXITSTATUS(st), 0,
+                     "runtime build under a refusing kernel went wrong");
 }

@@ -184,8 +184,11 @@ struct task_select {
  * branches are polled in order (the select is *biased*: put first the one
  * that must win a tie) until one is ready; then s->which is its index, and
  * every other branch is polled once in cancelling mode, which drops the
- * wait it left queued, exactly as an abort would.  On an abort every branch
- * is polled that way.  @s: a struct task_select in the frame.  The
+ * wait it left queued, exactly as an abort would.  On an abort before the
+ * decision every branch is polled that way; an abort that arrives while
+ * the losers of a decided select are still letting go (I/O in flight)
+ * takes effect at the next suspension point after the select, so the
+ * winner's result is never lost.  @s: a struct task_select in the frame.  The
  * conditions are expanded twice (the polling pass and the dropping pass).
  *
  *     TASK_SELECT(f, &f->sel,
@@ -200,38 +203,51 @@ struct task_select {
  * -- keeps the select suspended in its dropping pass until it has; only
  * then does the code after the select run.)
  */
-#define TASK_SELECT(f, s, ...)                                                 \
-        do {                                                                   \
-                (s)->which = -1;                                               \
-                TASK__MARK(f);                                                 \
-                TASK__FALLTHROUGH;                                             \
-        case __LINE__: {                                                       \
-                unsigned char task__c_ = (cx)->cancelling;                     \
-                int task__drop_ = task__c_ && (f)->co.lc != TASK__LC_CANCEL;   \
-                (cx)->cancelling = 0;                                          \
-                if (!task__drop_ && (s)->which < 0 &&                          \
-                    !(TASK__SEL_DISPATCH(TASK__SEL,                            \
-                                         __VA_ARGS__)((s), __VA_ARGS__))) {    \
-                        (cx)->cancelling = task__c_;                           \
-                        TASK__PEND();                                          \
-                }                                                              \
-                /* Decided (which >= 0) or aborted (which == -1). */           \
-                (cx)->cancelling = 1;                                          \
-                (cx)->cancel_wait = 0;                                         \
-                TASK__SEL_DISPATCH(TASK__SDR, __VA_ARGS__)((s), __VA_ARGS__);  \
-                (cx)->cancelling = task__c_;                                   \
-                if ((cx)->cancel_wait) {                                       \
-                        /* A loser is still letting go (I/O in flight):     \
-                         * come back here when it wakes us. */  \
-                        if (!task__drop_)                                      \
-                                (cx)->cancel_wait = 0;                         \
-                        TASK__PEND();                                          \
-                }                                                              \
-                if (task__drop_) {                                             \
-                        (f)->co.lc = TASK__LC_CANCEL;                          \
-                        goto task__top;                                        \
-                }                                                              \
-        }                                                                      \
+#define TASK_SELECT(f, s, ...)                                                   \
+        do {                                                                     \
+                (s)->which = -1;                                                 \
+                TASK__MARK(f);                                                   \
+                TASK__FALLTHROUGH;                                               \
+        case __LINE__: {                                                         \
+                unsigned char task__c_ = (cx)->cancelling;                       \
+                /* An abort drops the branches only while undecided:           \
+                 * after the decision the winner's result must reach the       \
+                 * code after the select (see the end). */ \
+                int task__drop_ = task__c_ && (f)->co.lc != TASK__LC_CANCEL &&   \
+                                  (s)->which < 0;                                \
+                (cx)->cancelling = 0;                                            \
+                if (!task__drop_ && (s)->which < 0 &&                            \
+                    !(TASK__SEL_DISPATCH(TASK__SEL,                              \
+                                         __VA_ARGS__)((s), __VA_ARGS__))) {      \
+                        (cx)->cancelling = task__c_;                             \
+                        TASK__PEND();                                            \
+                }                                                                \
+                /* Decided (which >= 0) or aborted (which == -1). */             \
+                (cx)->cancelling = 1;                                            \
+                (cx)->cancel_wait = 0;                                           \
+                TASK__SEL_DISPATCH(TASK__SDR, __VA_ARGS__)((s), __VA_ARGS__);    \
+                (cx)->cancelling = task__c_;                                     \
+                if ((cx)->cancel_wait) {                                         \
+                        /* A loser is still letting go (I/O in flight):        \
+                         * come back here when it wakes us.  While the task    \
+                         * is being cancelled, cancel_wait keeps it alive. */ \
+                        if (!task__c_)                                           \
+                                (cx)->cancel_wait = 0;                           \
+                        TASK__PEND();                                            \
+                }                                                                \
+                if (task__drop_) {                                               \
+                        (f)->co.lc = TASK__LC_CANCEL;                            \
+                        goto task__top;                                          \
+                }                                                                \
+                if (task__c_ && (f)->co.lc != TASK__LC_CANCEL) {                 \
+                        /* Aborted after the decision, while losers were       \
+                         * letting go: run on to the next suspension point,    \
+                         * where the abort takes effect (yielded: that poll    \
+                         * is re-queued and the next one is cancelling). */ \
+                        (cx)->cancelling = 0;                                    \
+                        (cx)->yielded = 1;                                       \
+                }                                                                \
+        }                                                                        \
         } while (0)
 
 /*

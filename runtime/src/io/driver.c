@@ -70,6 +70,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -170,6 +171,11 @@ int task__io_ring_init(struct task__io_ring *r, struct task__worker *w,
         }
         r->initialised = true;
         r->defer_taskrun = (r->setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+        /* Deferred completions without TASKRUN_FLAG: nothing tells us they
+         * are pending, so a worker with operations in flight must ask. */
+        r->blind = (r->setup_flags &
+                    (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN)) &&
+                   !(r->setup_flags & IORING_SETUP_TASKRUN_FLAG);
         r->enabled = !(r->setup_flags & IORING_SETUP_R_DISABLED);
         return 0;
 }
@@ -247,17 +253,26 @@ static unsigned reap(struct task__io_ring *r)
         return n;
 }
 
-/* An SQE, submitting (and if need be reaping) to make room. */
+/*
+ * An SQE, submitting (and if need be reaping) to make room; NULL only if
+ * the ring keeps refusing submissions for another reason than a backed-up
+ * completion side (a ring that could not be enabled).
+ */
 static struct io_uring_sqe *get_sqe(struct task__io_ring *r)
 {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 
-        while (TASK__UNLIKELY_(!sqe)) {
+        for (int tries = 0; TASK__UNLIKELY_(!sqe); tries++) {
                 int rc = r->defer_taskrun
                              ? io_uring_submit_and_get_events(&r->ring)
                              : io_uring_submit(&r->ring);
                 if (rc >= 0)
-                        r->unsubmitted = 0;
+                        r->unsubmitted -= (unsigned)rc < r->unsubmitted
+                                              ? (unsigned)rc
+                                              : r->unsubmitted;
+                else if (rc != -EBUSY && rc != -EAGAIN && rc != -EINTR &&
+                         tries >= 8)
+                        return NULL;
                 /* -EBUSY/-EAGAIN: the completion side is backed up; make
                  * room there, then try again. */
                 reap(r);
@@ -270,6 +285,8 @@ static struct io_uring_sqe *get_sqe(struct task__io_ring *r)
 static void prep_cancel(struct task__io_ring *r, struct task_io *op)
 {
         struct io_uring_sqe *sqe = get_sqe(r);
+        if (!sqe)
+                return; /* the operation completes on its own, later */
         io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
         io_uring_sqe_set_data64(sqe, UD_IGNORE);
 }
@@ -295,6 +312,20 @@ static void take_mailbox(struct task__io_ring *r)
         }
 }
 
+void task__io_ring_orphan_mailbox(struct task__io_ring *r)
+{
+        /* Acquire: pairs with the pushers' release CAS. */
+        struct task_io *op =
+            atomic_exchange_explicit(&r->mailbox, NULL, memory_order_acquire);
+        while (op) {
+                struct task_io *next = op->cancel_next;
+                /* The ring was drained: no completion is outstanding, so
+                 * this releases the last claim and finishes the op. */
+                op_release(op, 1);
+                op = next;
+        }
+}
+
 /* Submit what is queued and collect what completed (no waiting). */
 static void enter(struct task__io_ring *r)
 {
@@ -306,7 +337,7 @@ static void enter(struct task__io_ring *r)
                 rc = (r->defer_taskrun || taskrun)
                          ? io_uring_submit_and_get_events(&r->ring)
                          : io_uring_submit(&r->ring);
-        else if (taskrun || (r->defer_taskrun && r->inflight))
+        else if (taskrun || (r->blind && r->inflight))
                 rc = io_uring_get_events(&r->ring);
         if (rc >= 0)
                 r->unsubmitted = 0;
@@ -315,7 +346,8 @@ static void enter(struct task__io_ring *r)
 bool task__io_ring_has_work(struct task__io_ring *r)
 {
         if (r->unsubmitted || io_uring_cq_ready(&r->ring) ||
-            atomic_load_explicit(&r->mailbox, memory_order_relaxed))
+            atomic_load_explicit(&r->mailbox, memory_order_relaxed) ||
+            (r->blind && r->inflight))
                 return true;
         return (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN) !=
                0;
@@ -355,15 +387,35 @@ void task__io_ring_park(struct task__io_ring *r, int64_t timeout_ns)
                 task__io_ring_poll(r);
                 return;
         }
+        if (TASK__UNLIKELY_(!r->enabled)) {
+                /* A ring its thread could not enable: sleep on the
+                 * doorbell alone (no I/O can be in flight on it). */
+                struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
+                int ms = timeout_ns < 0 ? -1 : (int)(timeout_ns / 1000000);
+                if (poll(&pfd, 1, ms) > 0) {
+                        ssize_t n =
+                            read(r->efd, &r->efd_buf, sizeof(r->efd_buf));
+                        (void)n;
+                }
+                atomic_exchange_explicit(&p->state, P_EMPTY,
+                                         memory_order_acquire);
+                return;
+        }
         if (!r->efd_armed) {
                 struct io_uring_sqe *sqe = get_sqe(r);
-                io_uring_prep_read(sqe, r->efd, &r->efd_buf, sizeof(r->efd_buf),
-                                   0);
-                io_uring_sqe_set_data64(sqe, UD_EFD);
-                r->efd_armed = true;
+                if (sqe) {
+                        io_uring_prep_read(sqe, r->efd, &r->efd_buf,
+                                           sizeof(r->efd_buf), 0);
+                        io_uring_sqe_set_data64(sqe, UD_EFD);
+                        r->efd_armed = true;
+                }
         }
         take_mailbox(r);
-        if (io_uring_cq_ready(&r->ring)) {
+        /* Making room for an SQE (get_sqe) or taking the mailbox may have
+         * reaped completions and woken tasks onto this worker: then do not
+         * sleep. */
+        if (io_uring_cq_ready(&r->ring) || r->w->lifo ||
+            task__queue_len(&r->w->q)) {
                 enter(r);
         } else {
                 struct io_uring_cqe *cqe;
@@ -519,7 +571,10 @@ struct io_uring_sqe *task__io_sqe(struct task_cx *cx, int32_t *err)
                 *err = -ESHUTDOWN;
                 return NULL;
         }
-        return get_sqe(&w->io);
+        struct io_uring_sqe *sqe = get_sqe(&w->io);
+        if (TASK__UNLIKELY_(!sqe))
+                *err = -EIO;
+        return sqe;
 }
 
 void task__io_arm(struct task_cx *cx, struct task_io *op,
@@ -531,8 +586,6 @@ void task__io_arm(struct task_cx *cx, struct task_io *op,
         op->ring = r;
         op->task = task_cx_waker(cx);
         op->tflags = 0;
-        op->result = 0;
-        op->cqe_flags = 0;
         /* Relaxed: until the completion, only this thread (the ring's
          * owner) and mailbox pushers (CAS) touch the claims; the state is
          * read by the task, which is this thread until it suspends. */

@@ -21,8 +21,10 @@ struct task_io;
 /* ---- The driver (io/driver.c), called by the runtime ---------------------- */
 
 /*
- * A worker's ring.  Everything but `mailbox` and the parker is touched only
- * by the owning worker's thread (SINGLE_ISSUER: the kernel enforces it).
+ * A worker's ring.  Everything but `mailbox` and `efd` (which wakers
+ * write) is touched only by the thread driving the worker: its own
+ * thread (SINGLE_ISSUER: the kernel enforces it), or for the
+ * current-thread flavor whichever thread is inside task_block_on().
  */
 struct task__io_ring {
         struct io_uring ring;
@@ -31,6 +33,9 @@ struct task__io_ring {
         bool initialised;     /* ring and eventfd exist */
         bool enabled;         /* R_DISABLED ring enabled by its thread */
         bool defer_taskrun;
+        /* DEFER_ or COOP_TASKRUN without TASKRUN_FLAG: pending
+         * completions only show by asking the kernel. */
+        bool blind;
         int efd;              /* eventfd: other threads wake a parked ring */
         bool efd_armed;       /* a read on efd is in flight */
         uint64_t efd_buf;     /* where that read lands */
@@ -57,6 +62,13 @@ int task__io_ring_enable(struct task__io_ring *r);
  */
 void task__io_ring_drain(struct task__io_ring *r);
 void task__io_ring_destroy(struct task__io_ring *r);
+/*
+ * Release the claims of cancel requests still in the mailbox (shutdown,
+ * after the rings were drained and their workers joined: a cancelling
+ * task on another worker may have pushed its request after the drain
+ * looked).  Finishes those operations and wakes their tasks.
+ */
+void task__io_ring_orphan_mailbox(struct task__io_ring *r);
 
 /*
  * Submit what is queued, take the cancel mailbox, reap every completion
