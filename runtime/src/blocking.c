@@ -37,7 +37,8 @@
  * sharded queue it tried was reverted over a hang.  Here a submitter never
  * waits for a pool thread, which is what the "many submitters" load needs;
  * the take mutex is held for a few pointer moves by threads that are about
- * to run blocking code anyway.  (docs/io/blocking.md has the measurement.)
+ * to run blocking code anyway.  (docs/io.md, "The blocking pool", has the
+ * measurement.)
  *
  * The inbox's bit 0 is CLOSED: shutdown exchanges the inbox for CLOSED, in
  * one step taking every queued job and refusing every later push, so no
@@ -440,7 +441,12 @@ static void alive_release(struct task__blocking_pool *p)
  */
 static bool idle_wait(struct task__blocking_pool *p)
 {
-        uint64_t deadline = task__now_ns() + p->keep_alive_ns;
+        uint64_t now0 = task__now_ns();
+        /* Saturating: a keep-alive of UINT64_MAX must not wrap into the
+         * past.  UINT64_MAX: no deadline (the thread never times out). */
+        uint64_t deadline = p->keep_alive_ns > UINT64_MAX - now0
+                                ? UINT64_MAX
+                                : now0 + p->keep_alive_ns;
         bool expired = false;
 
         for (;;) {
@@ -462,14 +468,21 @@ static bool idle_wait(struct task__blocking_pool *p)
                          * counted us out and its token is on the way. */
                         if (idle_take_back(p))
                                 return false;
+                } else if (deadline == UINT64_MAX) {
+                        task__futex_wait(&p->tokens, 0, -1);
+                        continue;
                 } else {
                         uint64_t now = task__now_ns();
                         if (now >= deadline) {
                                 expired = true;
                                 continue;
                         }
+                        uint64_t left = deadline - now;
+                        /* Clamped: a negative timeout means no limit. */
                         task__futex_wait(&p->tokens, 0,
-                                         (int64_t)(deadline - now));
+                                         left > (uint64_t)INT64_MAX
+                                             ? INT64_MAX
+                                             : (int64_t)left);
                         continue;
                 }
                 /* Expired, token coming: wait for it (no timeout). */
@@ -481,6 +494,9 @@ static void *pool_thread(void *arg)
 {
         struct task__blocking_pool *p = arg;
 
+        /* Named from inside: the thread is detached, so its pthread_t is
+         * only safe to use while it runs, i.e. here (best effort). */
+        pthread_setname_np(pthread_self(), "task-blocking");
         for (;;) {
                 struct blocking_job *job = take_job(p);
                 if (job) {
@@ -527,8 +543,6 @@ static int thread_start(struct task__blocking_pool *p)
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         rc = pthread_create(&th, &attr, pool_thread, p);
         pthread_attr_destroy(&attr);
-        if (rc == 0)
-                pthread_setname_np(th, "task-blocking");
         return rc;
 }
 

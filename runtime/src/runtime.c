@@ -17,7 +17,9 @@
  *  6. Walk the task registry on this thread: every task that has not ended
  *     is polled once in cancelling mode (its cleanup runs), then completed
  *     as cancelled, which wakes its joiner and frees it if nothing else
- *     refers to it.
+ *     refers to it.  Then empty the timer wheels (a timer left linked by a
+ *     task that ended holds a reference to it).  The rings were drained
+ *     by their workers in step 3.
  *
  * task_runtime_free then frees everything, or returns -EBUSY while join
  * handles or wakers still refer to tasks (their memory belongs to the
@@ -291,6 +293,11 @@ int task_runtime_shutdown(task_runtime *rt)
         task__spin_unlock(&rt->inject.lock);
         /* 6. */
         task__registry_walk(rt, cancel_cb, NULL);
+        /* A timer a task linked and then walked away from (a cleanup that
+         * slept during an abort) holds a reference to that task: drop it,
+         * or the runtime could never be freed. */
+        for (unsigned i = 0; i < rt->nworkers; i++)
+                task__wheel_drain(&rt->workers[i].wheel);
         rt->shut_down = true;
         pthread_mutex_unlock(&rt->shutdown_mu);
         return 0;

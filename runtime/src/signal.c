@@ -61,7 +61,20 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
+
+/*
+ * The handler may only use lock-free atomics: an atomic that is not
+ * lock-free is emulated with a lock (libatomic), and a handler that
+ * interrupts its own thread while that thread holds the lock deadlocks, so
+ * only lock-free atomics are async-signal-safe (C11 7.14.1.1p5).  It uses
+ * atomic_int (sig_efd, sig_inflight) and _Atomic uint64_t (sig_count),
+ * which is long or long long depending on the ABI.
+ */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2 &&
+                   ATOMIC_LLONG_LOCK_FREE == 2,
+               "the signal handler's atomics must be always lock-free");
 
 /* Delivery counters, incremented by the handler. */
 static _Atomic uint64_t sig_count[NSIG];
@@ -183,6 +196,14 @@ static void *dispatcher(void *arg)
                 ssize_t r = read(fd, &v, sizeof v);
                 if (r < 0 && errno == EINTR)
                         continue;
+                if (r < 0) {
+                        /* Cannot happen on our own blocking eventfd, but
+                         * if it did, retrying at once would spin: fall back
+                         * to polling the counters (and disp_stop) every
+                         * 10 ms, which loses nothing, only latency. */
+                        struct timespec ts = {0, 10 * 1000000};
+                        nanosleep(&ts, NULL);
+                }
                 /* Relaxed: reg_mu's holder wrote it before its write() to
                  * the eventfd and joins us; nothing else is read. */
                 if (atomic_load_explicit(&disp_stop, memory_order_relaxed))

@@ -1,7 +1,8 @@
 /*
  * test_blocking.c - the blocking pool (libtask/blocking.h): results through
  * join handles from tasks and plain threads, both flavors, a stress of many
- * submitters on 2 workers, the thread cap, the keep-alive (threads go away),
+ * submitters on 2 workers, the thread cap, the keep-alive (threads go away;
+ * a huge one saturates and never times out), the pool threads' name,
  * abort before a job starts (it never runs) and while it runs (the task
  * ends only after fn returned), detached jobs, shutdown (running jobs
  * finish, queued ones are dropped), bad input, and -ENOMEM / -EAGAIN by
@@ -570,6 +571,48 @@ Test(blocking, free_with_idle_threads, .timeout = 30)
         task_handle_release(h);
         test_rt_free(rt);
         cr_assert(WAIT_UNTIL(thread_count() <= base, 5000));
+}
+
+/* A job that reports whether its thread is named "task-blocking" (the
+ * pool thread names itself as it starts, before its first job). */
+static void *name_job(void *arg)
+{
+        char name[32] = "";
+
+        (void)arg;
+        pthread_getname_np(pthread_self(), name, sizeof name);
+        return (void *)(uintptr_t)(strcmp(name, "task-blocking") == 0);
+}
+
+/*
+ * A keep-alive of UINT64_MAX (or anything that overflows now + keep-alive,
+ * or the futex's signed timeout) means "never time out": the idle thread
+ * must not exit at once (the sum used to wrap into the past).  Checked
+ * after 100 ms, which only says "not early"; the free stops it.
+ */
+Test(blocking, huge_keep_alive_saturates, .timeout = 30)
+{
+        static const uint64_t ka[] = {UINT64_MAX, UINT64_MAX - 1,
+                                      (uint64_t)INT64_MAX + 1};
+
+        for (unsigned k = 0; k < sizeof ka / sizeof ka[0]; k++) {
+                int base = thread_baseline();
+                task_runtime *rt = rt_with(TASK_MULTI_THREAD, 2, 0, ka[k]);
+                int with_rt = thread_count();
+                task_handle *h;
+
+                cr_assert_eq(task_spawn_blocking(rt, name_job, NULL, &h), 0);
+                cr_assert_eq(task_join_blocking(h), 0);
+                cr_assert_eq((uintptr_t)task_blocking_result(h), 1,
+                             "pool thread not named task-blocking");
+                task_handle_release(h);
+                sleep_ms(100);
+                cr_assert_eq(thread_count(), with_rt + 1,
+                             "keep-alive %llu: the idle thread left early",
+                             (unsigned long long)ka[k]);
+                test_rt_free(rt);
+                cr_assert(WAIT_UNTIL(thread_count() <= base, 5000));
+        }
 }
 
 /* ---- Bad input ------------------------------------------------------------ */

@@ -3,7 +3,9 @@
  * early, ready at once when already due, reuse of one op, the cached
  * clock, the cooperative budget, abort while sleeping, cancellation from
  * another worker than the one whose wheel holds the timer, a runtime freed
- * with timers registered, bad input; both flavors.
+ * with timers registered, tasks that end with a timer still linked (a
+ * sleep in an aborted task's cleanup, a hand-written poll), bad input;
+ * both flavors.
  *
  * Internal (libtask_internal): the wheels' timer counts (read under each
  * wheel's lock) prove that cancelled sleeps leave their wheel, and the
@@ -388,6 +390,125 @@ Test(sleep, runtime_freed_with_timers_registered_multi_thread, .timeout = 30)
 Test(sleep, runtime_freed_with_timers_registered_current_thread, .timeout = 30)
 {
         free_with_timers(TASK_CURRENT_THREAD);
+}
+
+/*
+ * A task can end with a timer linked (the timer then holds a reference to
+ * it): a TASK_SLEEP in a TASK_CLEANUP run by an abort is polled with
+ * cancelling cleared, links its timer and returns pending, and the task
+ * ends anyway; a hand-written poll may poll a sleep once and return
+ * TASK_DONE.  The task's memory, where the timer lives, must stay valid
+ * until the timer fires (a short sleep: the wake finds the task ended and
+ * drops the reference) or the shutdown drains it (a long one).  Other
+ * timers inserted meanwhile on the same wheels (same slots: same
+ * durations) link next to the orphans; under ASan that was a
+ * use-after-free.  test_rt_free() proves no reference leaks.
+ */
+struct cleanup_sleeper {
+        TASK_FRAME;
+        struct task_sleep s, in_cleanup;
+        uint64_t cleanup_ns;
+        bool cleanup_started, cleanup_done;
+};
+
+static int cleanup_sleeper_fn(struct task_cx *cx, void *arg)
+{
+        struct cleanup_sleeper *f = arg;
+
+        TASK_BEGIN(f);
+        TASK_SLEEP(f, &f->s, TASK_SEC(3600));
+        TASK_CLEANUP(f);
+        f->cleanup_started = true;
+        /* Not waited for during an abort: the task ends here. */
+        TASK_SLEEP(f, &f->in_cleanup, f->cleanup_ns);
+        f->cleanup_done = true;
+        TASK_END(f);
+}
+
+struct hand_poll {
+        TASK_FRAME; /* unused: this poll is written by hand */
+        struct task_sleep s;
+        uint64_t ns;
+        bool pending;
+};
+
+/* Polls a sleep once and walks away from it. */
+static int hand_poll_fn(struct task_cx *cx, void *arg)
+{
+        struct hand_poll *f = arg;
+
+        f->pending = !task_sleep_poll(cx, &f->s, f->ns);
+        return TASK_DONE;
+}
+
+static void ended_with_timer_linked(enum task_flavor fl)
+{
+        enum { N = 16 }; /* per kind: long and short, cleanup and by hand */
+        task_runtime *rt = test_rt_new_flavor(fl);
+        task_handle *h[2 * N];
+
+        /* Sleep, then abort: the cleanups link their timers and end. */
+        for (int i = 0; i < 2 * N; i++) {
+                struct cleanup_sleeper f = {.cleanup_ns = i < N ? TASK_SEC(3600)
+                                                                : TASK_MS(2)};
+                cr_assert_eq(TASK_SPAWN(rt, cleanup_sleeper_fn, &f, &h[i]), 0);
+        }
+        wait_timers(rt, fl, 2 * N);
+        for (int i = 0; i < 2 * N; i++)
+                task_abort(h[i]);
+        for (int i = 0; i < 2 * N; i++) {
+                cr_assert_eq(join_task(rt, h[i]), -ECANCELED);
+                struct cleanup_sleeper *f = task_handle_frame(h[i]);
+                cr_assert(f->cleanup_started);
+                cr_assert_not(f->cleanup_done);
+                task_handle_release(h[i]);
+        }
+        /* Polled once, TASK_DONE with the sleep pending; detached. */
+        for (int i = 0; i < 2 * N; i++) {
+                struct hand_poll f = {.ns =
+                                          i < N ? TASK_SEC(3600) : TASK_MS(2)};
+                cr_assert_eq(TASK_SPAWN(rt, hand_poll_fn, &f, &h[i]), 0);
+        }
+        for (int i = 0; i < 2 * N; i++) {
+                cr_assert_eq(join_task(rt, h[i]), 0);
+                struct hand_poll *f = task_handle_frame(h[i]);
+                cr_assert(f->pending);
+                task_handle_release(h[i]);
+        }
+        /* The short orphans fire on their ended tasks (which frees
+         * them); the long ones stay. */
+        wait_timers(rt, fl, 2 * N);
+        /* More timers on the same wheels, in the same slots: sleepers of
+         * both durations, the short ones completing, the long ones
+         * aborted (their cancel unlinks next to the orphans). */
+        for (int i = 0; i < 2 * N; i++) {
+                struct sleeper f = {.ns = i < N ? TASK_SEC(3600) : TASK_MS(2)};
+                cr_assert_eq(TASK_SPAWN(rt, sleeper_fn, &f, &h[i]), 0);
+        }
+        for (int i = N; i < 2 * N; i++) {
+                cr_assert_eq(join_task(rt, h[i]), 0);
+                task_handle_release(h[i]);
+        }
+        wait_timers(rt, fl, 3 * N);
+        for (int i = 0; i < N; i++) {
+                task_abort(h[i]);
+                cr_assert_eq(join_task(rt, h[i]), -ECANCELED);
+                task_handle_release(h[i]);
+        }
+        cr_assert_eq(wheel_timers(rt), 2 * N);
+        tcheck_assert_none();
+        /* The shutdown drains the 2N long orphans and drops their tasks. */
+        test_rt_free(rt);
+}
+
+Test(sleep, task_ended_with_timer_linked_multi_thread, .timeout = 30)
+{
+        ended_with_timer_linked(TASK_MULTI_THREAD);
+}
+
+Test(sleep, task_ended_with_timer_linked_current_thread, .timeout = 30)
+{
+        ended_with_timer_linked(TASK_CURRENT_THREAD);
 }
 
 /* ---- Bad input ----------------------------------------------------------- */

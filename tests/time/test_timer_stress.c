@@ -11,6 +11,9 @@
  *  - racers select between two sleeps: the winner is due, the loser is
  *    dropped (unlinked, wherever the task runs by then).
  *
+ * And one slot holding hundreds of timers, expired in batches of 32 wakes
+ * while woken and aborted tasks cancel timers in it from the other worker.
+ *
  * At the end every wheel is empty and the runtime frees without leaks.  The
  * exact firing order (a timer fires at the first expiry at or after its
  * tick, so ticks fire in order) is pinned by test_wheel.c on the wheel
@@ -178,4 +181,92 @@ Test(timer_stress, random_timers_and_cancels_multi_thread, .timeout = 300)
 Test(timer_stress, random_timers_and_cancels_current_thread, .timeout = 300)
 {
         stress(TASK_CURRENT_THREAD, test_scaled(50000, 5000));
+}
+
+/*
+ * One slot, many timers, concurrent cancels.  Every round, SLOT_TASKS tasks
+ * each select between two sleeps with the same absolute deadline, so each
+ * worker's wheel holds hundreds of timers in one slot and expires them in
+ * one pass, dropping its lock every 32 wakes (wheel.c).  Meanwhile: the
+ * woken tasks run on either worker and cancel their losing sleep, which is
+ * often still linked in that very slot of the other worker's wheel (or was
+ * fired in the same pass: a spurious wake); and the test thread aborts a
+ * third of the tasks around the deadline, their cancelling polls unlinking
+ * from whichever wheel holds them.  Each task finishes with its winner due
+ * and both timers idle, or ends cancelled with both idle; the wheels end
+ * empty.
+ */
+enum { SLOT_TASKS = 512 };
+
+struct slot_racer {
+        TASK_FRAME;
+        struct task_select sel;
+        struct task_sleep s1, s2;
+        uint64_t deadline, woke;
+        bool done;
+};
+
+static int slot_racer_fn(struct task_cx *cx, void *arg)
+{
+        struct slot_racer *f = arg;
+
+        TASK_BEGIN(f);
+        TASK_SELECT(f, &f->sel, task_sleep_until_poll(cx, &f->s1, f->deadline),
+                    task_sleep_until_poll(cx, &f->s2, f->deadline));
+        f->woke = task_now_ns();
+        TCHECK(f->woke >= f->deadline);
+        TCHECK(atomic_load(&f->s1.timer.state) == TASK__TIMER_IDLE);
+        TCHECK(atomic_load(&f->s2.timer.state) == TASK__TIMER_IDLE);
+        f->done = true;
+        TASK_END(f);
+}
+
+Test(timer_stress, one_slot_batches_with_cross_worker_cancels, .timeout = 300)
+{
+        task_runtime *rt = test_rt_new_mt(2);
+        long rounds = test_scaled(40, 5), finished = 0, cancelled = 0;
+        task_handle *hs[SLOT_TASKS];
+
+        for (long r = 0; r < rounds; r++) {
+                uint64_t deadline = task_now_ns() + TASK_MS(20);
+
+                for (int i = 0; i < SLOT_TASKS; i++) {
+                        struct slot_racer f = {.deadline = deadline};
+                        cr_assert_eq(TASK_SPAWN(rt, slot_racer_fn, &f, &hs[i]),
+                                     0);
+                }
+                /* Aborts from about 0.3 ms before the deadline to just
+                 * after it, a few microseconds apart. */
+                while (task_now_ns() + TASK_US(300) < deadline)
+                        ;
+                for (int i = 0; i < SLOT_TASKS; i += 3) {
+                        task_abort(hs[i]);
+                        for (uint64_t t = task_now_ns() + TASK_US(3);
+                             task_now_ns() < t;)
+                                ;
+                }
+                for (int i = 0; i < SLOT_TASKS; i++) {
+                        int rc = task_join_blocking(hs[i]);
+                        struct slot_racer *f = task_handle_frame(hs[i]);
+                        cr_assert_eq(atomic_load(&f->s1.timer.state),
+                                     TASK__TIMER_IDLE);
+                        cr_assert_eq(atomic_load(&f->s2.timer.state),
+                                     TASK__TIMER_IDLE);
+                        if (rc == -ECANCELED) {
+                                cr_assert_eq(i % 3, 0);
+                                cr_assert_not(f->done);
+                                cancelled++;
+                        } else {
+                                cr_assert_eq(rc, 0);
+                                cr_assert(f->done);
+                                finished++;
+                        }
+                        task_handle_release(hs[i]);
+                }
+                tcheck_assert_none();
+                cr_assert_eq(wheel_timers(rt), 0);
+        }
+        cr_log_info("%ld rounds of %d: %ld finished, %ld cancelled", rounds,
+                    SLOT_TASKS, finished, cancelled);
+        test_rt_free(rt);
 }

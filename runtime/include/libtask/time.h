@@ -4,10 +4,10 @@
  * Clock: every time here is CLOCK_MONOTONIC in nanoseconds (task_now_ns()).
  *
  * Timers live in a hierarchical timer wheel per worker (6 levels of 64
- * slots, ticks of 65.536 us; the design is in docs/io/time.md).  A sleep is
- * registered on the wheel of the worker that polls it first and stays there
- * even if its task is stolen; cancelling it from any worker is a lock and
- * an unlink.  A timer fires at the first check of its worker's wheel at or
+ * slots, ticks of 65.536 us; the design is in docs/io.md, section "Time:
+ * sleep, timeout, interval").  A sleep is registered on the wheel of the
+ * worker that polls it first and stays there even if its task is stolen;
+ * cancelling it from any worker is a lock and an unlink.  A timer fires at the first check of its worker's wheel at or
  * after its deadline: **never early**, and normally within a tick plus the
  * worker's wake-up latency; a worker busy in a long poll fires its timers
  * late.
@@ -28,7 +28,11 @@
  * Cancellation: an abort (or a TASK_SELECT branch that lost) polls the
  * sleep in cancelling mode, which unlinks its timer from the wheel it is on
  * (from any worker); a sleep is cancellation-safe (nothing is lost but the
- * wait).  See the table in docs/io/time.md.
+ * wait).  See the table in docs/io.md ("Time: sleep, timeout, interval",
+ * "Cancellation").  A registered timer holds a reference to its task, so a
+ * task that ends with a sleep pending (a TASK_SLEEP in a TASK_CLEANUP run
+ * by an abort does not hold the task back: the task ends at once) stays
+ * allocated until the timer fires or task_runtime_shutdown() drops it.
  */
 #ifndef LIBTASK_TIME_H
 #define LIBTASK_TIME_H
@@ -63,7 +67,7 @@ struct task__wheel;
 struct task_timer {
         struct task_timer *next, *prev; /* the wheel slot's list */
         struct task__wheel *wheel;      /* the wheel it was registered on */
-        struct task *task;              /* the task to wake */
+        struct task *task;              /* to wake; a reference if queued */
         uint64_t deadline_ns;           /* exact deadline */
         _Atomic uint32_t state;         /* idle, queued, fired */
         uint32_t slot;                  /* level * 64 + slot, while queued */

@@ -5,18 +5,24 @@
  * A sleep's timer (struct task_timer) lives in the task's frame.  Its life:
  *
  *   IDLE --first poll, deadline ahead--> QUEUED on the polling worker's
- *   wheel (a plain pointer to the task: no reference, see below)
- *   QUEUED --the wheel's owner expires it--> FIRED, task woken
+ *   wheel, holding a reference to the task (task_cx_waker)
+ *   QUEUED --the wheel's owner expires it--> FIRED, task woken (the wake
+ *   consumes the timer's reference)
  *   FIRED --the task's next poll--> IDLE (ready: the sleep completes)
- *   QUEUED --cancelling poll / task_sleep_cancel, any worker--> IDLE
+ *   QUEUED --cancelling poll / task_sleep_cancel, any worker--> IDLE (the
+ *   reference dropped)
+ *   QUEUED --task_runtime_shutdown's drain--> IDLE (the reference dropped)
  *
- * Why a plain task pointer is safe: a task never ends with a timer linked.
- * It ends by finishing (after its TASK_SLEEP returned true: IDLE), by an
- * abort (whose cancelling poll unlinks it), or by the shutdown's
- * cancellation (the same poll, on the shutting-down thread).  The expirer
- * takes its own reference on the task under the wheel's lock before it
- * publishes FIRED.  This spares an atomic increment and decrement per timer
- * that is cancelled, which is most of them (timeouts rarely fire).
+ * Why a reference and not a plain pointer: a task can end with its timer
+ * linked.  Usually it cannot (a TASK_SLEEP that completed left it IDLE, an
+ * abort's cancelling poll unlinks it), but a TASK_SLEEP in a TASK_CLEANUP
+ * section run by an abort is polled with cancelling cleared, links its
+ * timer and returns pending, and the task ends anyway (a cancelling poll
+ * always ends it); a hand-written poll may also poll a sleep once and
+ * return TASK_DONE.  The reference keeps the task's memory (and the frame
+ * the timer lives in) alive until the timer fires or is drained.  It costs
+ * one increment per registered timer and one decrement per cancelled one;
+ * a timer that fires costs nothing extra (its reference is the wake's).
  *
  * The cached clock (time.h): the worker's clock is re-read when its poll
  * sequence number (struct task__worker.poll_seq, odd during a poll, bumped
@@ -86,9 +92,12 @@ static bool sleep_poll(struct task_cx *cx, struct task_sleep *s, uint64_t v,
 
                 t->deadline_ns = relative ? sat_add(now, v) : v;
                 if (t->deadline_ns > now && w) {
-                        t->task = cx->task;
+                        /* The linked timer's reference (see above). */
+                        t->task = task_cx_waker(cx);
                         if (task__wheel_insert(&w->wheel, t, now))
                                 return false;
+                        task_waker_drop(t->task); /* due already */
+                        t->task = NULL;
                 }
                 /* Due already (or off a worker: nobody would wake us). */
         }

@@ -24,10 +24,21 @@
  * Concurrency: the owner worker inserts and expires; any thread may cancel
  * (a task registered here may be stolen and aborted on another worker).
  * All three take the wheel's spinlock, which guards the slots, the bitmaps,
- * `elapsed` and every linked timer's links.  A timer's state word is the
- * hand-off to its task: the expiring worker unlinks it and stores FIRED
- * (release, under the lock) and from then on never touches it; the task
- * reads FIRED with acquire, without the lock, and owns the timer again.
+ * `count` and every linked timer's links.  `elapsed`, `next_tick` and the
+ * cached clock are the owner's alone (no lock: a cancel never reads them).
+ * A timer's state word is the hand-off to its task: the expiring worker
+ * unlinks it and stores FIRED (release, under the lock) and from then on
+ * never touches it; the task reads FIRED with acquire, without the lock,
+ * and owns the timer again.
+ *
+ * References: a QUEUED timer holds a reference to its task (t->task, taken
+ * by time.c before the insert), because a task *can* end with a timer
+ * linked: a cleanup section that sleeps during an abort, or a hand-written
+ * poll that polls a sleep and returns TASK_DONE, leaves it there, and the
+ * reference keeps the task's memory (the frame the timer lives in) alive.
+ * A cancel that unlinks the timer drops the reference; an expire hands it
+ * to task_wake(), which consumes it; task__wheel_drain() (shutdown) drops
+ * those still linked.
  */
 #ifndef LIBTASK_TIME_WHEEL_PRIV_H
 #define LIBTASK_TIME_WHEEL_PRIV_H
@@ -55,8 +66,10 @@ enum {
 struct task__wheel {
         /* Guards everything below except the owner-only fields. */
         struct task__spinlock lock;
-        /* Ticks processed: every timer filed at a tick <= elapsed has been
-         * fired.  Written by the owner under the lock. */
+        /* Owner only: ticks processed; every timer filed at a tick <=
+         * elapsed has been fired.  Read and written only by the owner
+         * worker (insert and expire, some writes under the lock, the
+         * expire's fast path without it); a cancel never reads it. */
         uint64_t elapsed;
         /* Owner only: a tick no later than the next expiration (cancels
          * on other workers only make it more conservative), so an expire
@@ -72,13 +85,20 @@ struct task__wheel {
         struct task_timer *slots[TASK__WHEEL_LEVELS][TASK__WHEEL_SLOTS];
 };
 
-/* ---- The scheduler's four calls ----------------------------------------- */
+/* ---- The scheduler's five calls ----------------------------------------- */
 
 /* Set up an empty wheel (runtime build). */
 void task__wheel_init(struct task__wheel *wh);
-/* Tear down an empty wheel (runtime free; every timer is gone by then,
- * since every task was cancelled, and cancelling unlinks its timer). */
+/* Tear down an empty wheel (runtime free, after task__wheel_drain()). */
 void task__wheel_destroy(struct task__wheel *wh);
+/*
+ * Unlink every timer still linked on @wh (left there by tasks that ended
+ * with a sleep pending), leave each IDLE and drop the task reference it
+ * held (which may free the task).  Called by task_runtime_shutdown() after
+ * every task was cancelled, on the shutdown thread, the workers gone; it
+ * takes the wheel's lock, as a cancel does.
+ */
+void task__wheel_drain(struct task__wheel *wh);
 /* When to expire next (CLOCK_MONOTONIC ns): no timer is due before it (a
  * timer due then, or a slot to cascade); UINT64_MAX when the wheel is
  * empty.  Park at most until then.  After cancels it may be earlier than
@@ -93,20 +113,24 @@ unsigned task__wheel_expire(struct task__wheel *wh, uint64_t now_ns);
 
 /*
  * Link @t (IDLE, with t->deadline_ns and t->task set) into @wh and make it
- * QUEUED; true.  False, leaving it IDLE, when its tick has already been
- * processed (it is due: the caller treats it as fired).  @now_ns: the
- * caller's clock, not before the last expire's.  Owner worker only.  A
- * timer with t->task == NULL (only the wheel's unit tests make those) is
- * marked FIRED without a wake-up when it expires.
+ * QUEUED; true: the wheel then owns the task reference in t->task (see the
+ * head of this file).  False, leaving it IDLE and the reference the
+ * caller's, when its tick has already been processed (it is due: the
+ * caller treats it as fired).  @now_ns: the caller's clock, not before the
+ * last expire's.  Owner worker only.  A timer with t->task == NULL (only
+ * the wheel's unit tests make those) is marked FIRED without a wake-up when
+ * it expires.
  */
 bool task__wheel_insert(struct task__wheel *wh, struct task_timer *t,
                         uint64_t now_ns);
 
 /*
  * Unregister @t from whichever wheel it is on, from any thread, and leave
- * it IDLE.  Returns true if it was still linked (it will never fire),
- * false if it had fired (or was idle).  Called by @t's owner only (the
- * task, from its poll), never concurrently with another call on @t.
+ * it IDLE.  Returns true if it was still linked (it will never fire; the
+ * task reference it held is dropped), false if it had fired (the expirer
+ * handed the reference to the wake) or was idle.  Called by @t's owner
+ * only (the task, from its poll, or a holder of the ended task's handle),
+ * never concurrently with another call on @t.
  */
 bool task__timer_cancel(struct task_timer *t);
 

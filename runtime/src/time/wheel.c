@@ -25,15 +25,27 @@
  *     (whose timers are then fired or re-filed lower, emptying it), and to
  *     now when nothing else is due.
  *
- * Firing a timer: under the lock, unlink it, take a reference on its task
- * (the timer holds a plain pointer: its task is alive while the timer is
- * linked, because a task unlinks its timers before it ends, see time.c),
- * store FIRED with release; after the lock is dropped (every 32 timers, so
- * that a big batch does not hold it long), wake the tasks.  The timer is
- * not touched after the FIRED store: its task may reuse or free it at once.
+ * References: a linked timer holds a reference to its task (taken by
+ * time.c before the insert).  A task can end with its timer still linked
+ * (a cleanup section that sleeps during an abort, a hand-written poll that
+ * returns TASK_DONE with a sleep pending), and the reference keeps its
+ * memory, where the timer lives, alive until the timer fires, is
+ * cancelled, or is drained at shutdown.
+ *
+ * Firing a timer: under the lock, unlink it, move its task reference into
+ * the wake batch, store FIRED with release; after the lock is dropped
+ * (every 32 timers, so that a big batch does not hold it long), wake the
+ * tasks with task_wake(), which consumes the reference (for a task that
+ * has ended it only drops it, which may free the task).  The timer is not
+ * touched after the FIRED store: its task may reuse it at once, and once
+ * the batch's reference is gone it may be freed.
+ *
+ * Cancelling: under the lock, unlink it and store IDLE; after the lock,
+ * drop the reference.  Draining (shutdown): the same for every timer left.
  *
  * Called by: the worker loop (expire, next_deadline; worker.c), time.c
- * (insert, cancel), the runtime build and free (init, destroy).
+ * (insert, cancel), the runtime build, shutdown and free (init, drain,
+ * destroy).
  */
 #include "runtime-priv.h"
 
@@ -59,10 +71,9 @@ void task__wheel_init(struct task__wheel *wh)
 
 void task__wheel_destroy(struct task__wheel *wh)
 {
-        /* Timers live in task frames, which are gone: nothing to free.  A
-         * timer still linked here would be a task that ended without
-         * cancelling its sleep, which TASK_AWAIT and the runtime's shutdown
-         * never let happen. */
+        /* Timers live in task frames: nothing to free.  The shutdown
+         * drained the wheel (task__wheel_drain), so no timer, and no task
+         * reference, is left here. */
         (void)wh;
 }
 
@@ -161,11 +172,16 @@ bool task__timer_cancel(struct task_timer *t)
                 task__spin_lock(&wh->lock);
                 st = atomic_load_explicit(&t->state, memory_order_relaxed);
                 if (st == TASK__TIMER_QUEUED) {
+                        struct task *task = t->task;
                         unlink_timer(wh, t);
                         wh->count--;
                         atomic_store_explicit(&t->state, TASK__TIMER_IDLE,
                                               memory_order_relaxed);
                         task__spin_unlock(&wh->lock);
+                        /* The linked timer's reference.  Never the last
+                         * one: our caller runs the task's poll or holds
+                         * its handle. */
+                        task_waker_drop(task);
                         return true;
                 }
                 task__spin_unlock(&wh->lock);
@@ -264,11 +280,11 @@ unsigned task__wheel_expire(struct task__wheel *wh, uint64_t now_ns)
                                 (void)file_timer(wh, t, when);
                                 continue;
                         }
+                        /* The timer's reference moves to the batch: the
+                         * wake consumes it, nothing is cloned. */
                         struct task *task = t->task;
                         wh->count--;
                         fired++;
-                        if (task)
-                                task_waker_clone(task);
                         /* Release: pairs with the owner's acquire load
                          * (time.c, task__timer_cancel); the last access to
                          * @t by this thread is before it. */
@@ -293,4 +309,38 @@ unsigned task__wheel_expire(struct task__wheel *wh, uint64_t now_ns)
         task__spin_unlock(&wh->lock);
         wake_batch(batch, nb);
         return fired;
+}
+
+void task__wheel_drain(struct task__wheel *wh)
+{
+        for (;;) {
+                struct task_timer *t = NULL;
+
+                /* One timer per lock hold: the drop below may free the
+                 * task (and the frame the timer lives in), so it is done
+                 * outside the lock, after the last access to the timer. */
+                task__spin_lock(&wh->lock);
+                for (unsigned level = 0; level < TASK__WHEEL_LEVELS && !t;
+                     level++) {
+                        uint64_t occ = wh->occupied[level];
+                        if (occ)
+                                t = wh->slots[level]
+                                             [(unsigned)__builtin_ctzll(occ)];
+                }
+                if (!t) {
+                        wh->next_tick = UINT64_MAX;
+                        task__spin_unlock(&wh->lock);
+                        return;
+                }
+                struct task *task = t->task;
+                unlink_timer(wh, t);
+                wh->count--;
+                /* Release: pairs with the acquire load of a later
+                 * task_sleep_cancel() on the ended task's frame (through
+                 * its handle), which then leaves the timer alone. */
+                atomic_store_explicit(&t->state, TASK__TIMER_IDLE,
+                                      memory_order_release);
+                task__spin_unlock(&wh->lock);
+                task_waker_drop(task); /* NULL: a unit test's bare timer */
+        }
 }
