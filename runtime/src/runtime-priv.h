@@ -310,6 +310,8 @@ struct task__worker {
         uint32_t tick;
         uint32_t rng;
         bool searching;
+        /* Owner only: set while the driver dispatches a completion batch. */
+        bool reaping;
         /* Published for the dump and the stall detector: odd while polling. */
         _Atomic uint64_t poll_seq;
         _Atomic(struct task *) current;
