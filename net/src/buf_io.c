@@ -31,10 +31,6 @@
 /* op->aux: the fd is not a socket (use read/write). */
 #define AUX_PLAIN 1u
 
-/* The most one submission asks for (the kernel's own cap is a bit under
- * 2 GiB; results must fit an int32). */
-#define IO_MAX (1u << 30)
-
 /* ---- Read ----------------------------------------------------------------- */
 
 /* The bytes the read has received go into the buffer. */
@@ -54,8 +50,7 @@ static void read_prep(struct io_uring_sqe *sqe, int fd, struct task_buf *b,
 
         if (b->max && len > b->max - have)
                 len = b->max - have; /* the reserve checked have < max */
-        if (len > IO_MAX)
-                len = IO_MAX;
+        len = task__io_len(len);
         if (op->aux & AUX_PLAIN)
                 io_uring_prep_read(sqe, fd, b->mem + b->wpos, (unsigned)len,
                                    (uint64_t)-1);
@@ -200,8 +195,7 @@ arm:
                 return true;
         }
         len = b->wpos - b->rpos;
-        if (len > IO_MAX)
-                len = IO_MAX;
+        len = task__io_len(len);
         if (op->aux & AUX_PLAIN)
                 io_uring_prep_write(sqe, fd, b->mem + b->rpos, (unsigned)len,
                                     (uint64_t)-1);

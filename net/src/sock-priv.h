@@ -6,10 +6,12 @@
 #ifndef LIBTASK_NET_SOCK_PRIV_H
 #define LIBTASK_NET_SOCK_PRIV_H
 
+#include "io/cancel-priv.h"
 #include "io/io-priv.h"
 
 #include <libtask/addr.h>
 #include <libtask/sock.h>
+#include <libtask/stream.h>
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -43,20 +45,7 @@ static inline int task__sfd_take(_Atomic int *sfd)
         return v > 0 ? v - 1 : -EBADF;
 }
 
-/* Cap one transfer (io_uring's length is 32 bits, its result an int). */
-static inline unsigned task__io_len(size_t len)
-{
-        return len > (1u << 30) ? (1u << 30) : (unsigned)len;
-}
-
-/*
- * For a cancelling look at an op whose result owns something (a socket):
- * load the state before task__io_begin(), then ask whether that begin
- * consumed the completion (the result in op->result is then fresh and
- * must be released).
- */
-uint32_t task__sock_state(const struct task_io *op);
-bool task__sock_finished_by_cancel(const struct task_io *op, uint32_t before);
+_Static_assert(TASK_STREAM_MAX_IO == TASK__IO_MAX, "one transfer cap");
 
 /* A socket of @family/@type, close-on-exec.  The fd or -errno. */
 int task__sock_open(int family, int type);

@@ -18,8 +18,8 @@
  * connect owns a socket while in flight (op->fd) and an accept's result
  * is a socket: whoever sees the op finish -- the poll that returns the
  * result, or the cancelling look that consumes the completion after the
- * cancel -- hands it to the caller or closes it (task__sock_state and
- * task__sock_finished_by_cancel tell the cancelling look apart).  A connect with a timeout links
+ * cancel (task__io_cancel_look, io/cancel-priv.h) -- hands it to the
+ * caller or closes it.  A connect with a timeout links
  * an IORING_OP_LINK_TIMEOUT to the connect SQE: the two must go to the
  * kernel in one submission (a link never spans two), so both SQEs are
  * taken while the submission queue has room for both.
@@ -160,32 +160,12 @@ int task__sock_release(_Atomic int *sfd)
 
 /* ---- Connect ---------------------------------------------------------------- */
 
-/*
- * The state of @op before task__io_begin() in a cancelling look: if it
- * was in flight (or done) and is idle after, that begin consumed its
- * completion, and the result is the caller's to release.  (Reading the
- * state first is what makes this exact: a result left in an idle op by
- * an earlier operation is never taken for a fresh one.)
- */
-uint32_t task__sock_state(const struct task_io *op)
-{
-        /* Acquire: pairs with the driver's release store of DONE, so a
-         * DONE seen here comes with its result. */
-        return atomic_load_explicit(&op->state, memory_order_acquire);
-}
-
-bool task__sock_finished_by_cancel(const struct task_io *op, uint32_t before)
-{
-        return before != TASK_IO_IDLE && !task_io_pending(op);
-}
-
 bool task__sock_connect_poll(struct task_cx *cx, const struct task_addr *a,
                              bool unix_family, uint64_t timeout_ns,
                              struct task_net_op *op, _Atomic int *sfd_out,
                              int *rc)
 {
         struct io_uring_sqe *sqe, *tsqe = NULL;
-        uint32_t before;
         int32_t res;
         int fd, family;
 
@@ -196,14 +176,16 @@ bool task__sock_connect_poll(struct task_cx *cx, const struct task_addr *a,
                         *rc = -EINVAL;
                 return true;
         }
-        before = cx->cancelling ? task__sock_state(&op->io) : TASK_IO_IDLE;
-        switch (task__io_begin(cx, &op->io, &res)) {
-        case TASK__IO_WAIT:
+        if (cx->cancelling) {
                 /* Cancelled (or completed in the race): the socket goes. */
-                if (task__sock_finished_by_cancel(&op->io, before)) {
+                if (task__io_cancel_look(cx, &op->io, &res)) {
                         close(op->fd);
                         op->fd = -1;
                 }
+                return false;
+        }
+        switch (task__io_begin(cx, &op->io, &res)) {
+        case TASK__IO_WAIT:
                 return false;
         case TASK__IO_READY:
                 fd = op->fd;

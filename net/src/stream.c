@@ -13,8 +13,6 @@
  */
 #include "sock-priv.h"
 
-#include "io/cancel-priv.h"
-
 #include <libtask/stream.h>
 
 #include <errno.h>
@@ -253,7 +251,6 @@ bool task_listener_accept_poll(struct task_cx *cx, struct task_listener *l,
                                struct task_addr *peer, int *rc)
 {
         struct io_uring_sqe *sqe;
-        uint32_t before;
         int32_t res;
         int fd;
 
@@ -264,13 +261,14 @@ bool task_listener_accept_poll(struct task_cx *cx, struct task_listener *l,
                         *rc = -EINVAL;
                 return true;
         }
-        before = cx->cancelling ? task__sock_state(op) : TASK_IO_IDLE;
+        if (cx->cancelling) {
+                /* A connection accepted in the race with the cancel. */
+                if (task__io_cancel_look(cx, op, &res) && res >= 0)
+                        close(res);
+                return false;
+        }
         switch (task__io_begin(cx, op, &res)) {
         case TASK__IO_WAIT:
-                /* A connection accepted in the race with the cancel. */
-                if (task__sock_finished_by_cancel(op, before) &&
-                    op->result >= 0)
-                        close(op->result);
                 return false;
         case TASK__IO_READY:
                 if (res < 0) {

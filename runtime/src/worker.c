@@ -118,10 +118,35 @@ void task__worker_destroy(struct task__worker *w)
 
 static void maybe_notify_others(struct task__worker *w);
 
+/* The LIFO slot, else the head of the local queue, or NULL. */
+static struct task *pop_local(struct task__worker *w)
+{
+        struct task *t = w->lifo;
+
+        if (t) {
+                w->lifo = NULL;
+                return t;
+        }
+        return task__queue_pop_owner(&w->q);
+}
+
+/* Fire the timers that are due. */
+static void expire_timers(struct task__worker *w)
+{
+        uint64_t next = task__wheel_next_deadline(&w->wheel);
+
+        if (next != UINT64_MAX) {
+                uint64_t now = task__now_ns();
+                if (next <= now)
+                        task__wheel_expire(&w->wheel, now);
+        }
+}
+
 /*
  * The driver's non-blocking pass: submit the queued SQEs, take the cancel
  * mailbox, reap completions, fire due timers.  Everything it wakes lands
- * on this worker (the LIFO slot and the local queue).
+ * on this worker (the LIFO slot and the local queue).  Completions wake
+ * with `reaping` set (see the head comment).
  */
 static void maintain(struct task__worker *w)
 {
@@ -130,12 +155,7 @@ static void maintain(struct task__worker *w)
         w->reaping = false;
         if (task__queue_len(&w->q) >= REAP_NOTIFY)
                 maybe_notify_others(w);
-        uint64_t next = task__wheel_next_deadline(&w->wheel);
-        if (next != UINT64_MAX) {
-                uint64_t now = task__now_ns();
-                if (next <= now)
-                        task__wheel_expire(&w->wheel, now);
-        }
+        expire_timers(w);
 }
 
 /* Anything for maintain() to do (cheap: no system call)? */
@@ -228,8 +248,6 @@ static struct task *next_task(struct task__worker *w)
 
         if (TASK__UNLIKELY_(--w->tick == 0)) {
                 w->tick = w->rt->opts.global_queue_interval;
-                /* I/O and timers too, as Tokio's event_interval. */
-                maintain(w);
                 /*
                  * The tasks a completion batch woke did not wake a sleeper
                  * (maintain and park set `reaping`): a worker that keeps up
@@ -238,21 +256,19 @@ static struct task *next_task(struct task__worker *w)
                  * workers halved the throughput, each worker then sleeping
                  * and waking for one or two tasks at a time.  Work still
                  * queued a tick later (61 polls) is more than one worker
-                 * keeps up with: now wake a helper.
+                 * keeps up with: now wake a helper.  (Before this tick's
+                 * own batch is reaped, which would count as leftover.)
                  */
                 maybe_notify_others(w);
+                /* I/O and timers too, as Tokio's event_interval. */
+                maintain(w);
                 struct task *rest;
                 size_t nrest;
                 t = task__inject_pop_batch(&w->rt->inject, 1, &rest, &nrest);
                 if (t)
                         return t;
         }
-        t = w->lifo;
-        if (t) {
-                w->lifo = NULL;
-                return t;
-        }
-        t = task__queue_pop_owner(&w->q);
+        t = pop_local(w);
         if (t)
                 return t;
         t = pop_global_batch(w);
@@ -262,11 +278,7 @@ static struct task *next_task(struct task__worker *w)
          * kernel finished, before looking elsewhere. */
         if (maintain_wanted(w)) {
                 maintain(w);
-                if ((t = w->lifo) != NULL) {
-                        w->lifo = NULL;
-                        return t;
-                }
-                return task__queue_pop_owner(&w->q);
+                return pop_local(w);
         }
         return NULL;
 }
@@ -389,12 +401,8 @@ static struct task *spin_for_work(struct task__worker *w)
                 /* Our own completions and timers come first. */
                 if (maintain_wanted(w)) {
                         maintain(w);
-                        struct task *t = w->lifo;
-                        if (t) {
-                                w->lifo = NULL;
-                                return t;
-                        }
-                        if ((t = task__queue_pop_owner(&w->q)) != NULL)
+                        struct task *t = pop_local(w);
+                        if (t)
                                 return t;
                 }
                 /*
@@ -462,13 +470,7 @@ static void park(struct task__worker *w)
                 w->reaping = true;
                 rt->driver->park(w, timeout);
                 w->reaping = false;
-                if (task__queue_len(&w->q) >= REAP_NOTIFY)
-                        maybe_notify_others(w);
-                if (next != UINT64_MAX) {
-                        now = task__now_ns();
-                        if (task__wheel_next_deadline(&w->wheel) <= now)
-                                task__wheel_expire(&w->wheel, now);
-                }
+                expire_timers(w);
                 if (shutting_down(rt))
                         break;
                 if (w->lifo || task__queue_len(&w->q)) {
@@ -481,6 +483,8 @@ static void park(struct task__worker *w)
                         break;
                 }
         }
+        /* (A batch reaped here wakes no helper directly: this worker now
+         * searches, and run_task() hands the search on if work is left.) */
         task__metric_inc(&w->m.unparks, 1);
         w->busy_since = task__now_ns();
 }

@@ -1,6 +1,6 @@
 /*
  * cancel-priv.h - what a cancelling poll learns about an operation whose
- * completion it consumes (buf_io.c, io/fs.c).
+ * completion it consumes (buf_io.c, io/fs.c, sock.c, stream.c).
  *
  * In a cancelling poll, task__io_begin() returns WAIT whatever happens:
  * with cx->cancel_wait set while the kernel still owns the operation, and

@@ -171,8 +171,9 @@ int task__io_ring_init(struct task__io_ring *r, struct task__worker *w,
         }
         r->initialised = true;
         r->defer_taskrun = (r->setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
-        /* Deferred completions without TASKRUN_FLAG: nothing tells us they
-         * are pending, so a worker with operations in flight must ask. */
+        /* Deferred (or cooperative) task work without TASKRUN_FLAG:
+         * nothing tells us completions are pending, so a worker with
+         * operations in flight must ask. */
         r->blind = (r->setup_flags &
                     (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN)) &&
                    !(r->setup_flags & IORING_SETUP_TASKRUN_FLAG);
@@ -291,46 +292,53 @@ static void prep_cancel(struct task__io_ring *r, struct task_io *op)
         io_uring_sqe_set_data64(sqe, UD_IGNORE);
 }
 
-/* Take the cross-worker cancel requests (ring owner's thread). */
-static void take_mailbox(struct task__io_ring *r)
+/*
+ * Take the cross-worker cancel requests and release their claims; with
+ * @cancel (the ring owner's thread), first ask the kernel to cancel those
+ * whose completion has not been reaped yet.
+ */
+static void release_mailbox(struct task__io_ring *r, bool cancel)
 {
-        /* Relaxed peek first: an empty mailbox is the common case. */
-        if (!atomic_load_explicit(&r->mailbox, memory_order_relaxed))
-                return;
         /* Acquire: pairs with the pushers' release CAS, so each op's
          * cancel_next is visible. */
         struct task_io *op =
             atomic_exchange_explicit(&r->mailbox, NULL, memory_order_acquire);
         while (op) {
                 struct task_io *next = op->cancel_next;
-                /* The completion not reaped yet: ask the kernel. */
-                if (atomic_load_explicit(&op->claims, memory_order_relaxed) &
-                    ~(CQE_CLAIM - 1))
+                if (cancel &&
+                    (atomic_load_explicit(&op->claims, memory_order_relaxed) &
+                     ~(CQE_CLAIM - 1)))
                         prep_cancel(r, op);
                 op_release(op, 1);
                 op = next;
         }
 }
 
+static void take_mailbox(struct task__io_ring *r)
+{
+        /* Relaxed peek first: an empty mailbox is the common case. */
+        if (atomic_load_explicit(&r->mailbox, memory_order_relaxed))
+                release_mailbox(r, true);
+}
+
 void task__io_ring_orphan_mailbox(struct task__io_ring *r)
 {
-        /* Acquire: pairs with the pushers' release CAS. */
-        struct task_io *op =
-            atomic_exchange_explicit(&r->mailbox, NULL, memory_order_acquire);
-        while (op) {
-                struct task_io *next = op->cancel_next;
-                /* The ring was drained: no completion is outstanding, so
-                 * this releases the last claim and finishes the op. */
-                op_release(op, 1);
-                op = next;
-        }
+        /* The ring was drained: no completion is outstanding, so each
+         * release is the last claim and finishes its op. */
+        release_mailbox(r, false);
+}
+
+/* Deferred completions waiting for a kernel entry (TASKRUN_FLAG rings). */
+static bool taskrun_pending(struct task__io_ring *r)
+{
+        return (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN) !=
+               0;
 }
 
 /* Submit what is queued and collect what completed (no waiting). */
 static void enter(struct task__io_ring *r)
 {
-        bool taskrun =
-            (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+        bool taskrun = taskrun_pending(r);
         int rc = 0;
 
         if (r->unsubmitted)
@@ -345,19 +353,15 @@ static void enter(struct task__io_ring *r)
 
 bool task__io_ring_has_work(struct task__io_ring *r)
 {
-        if (r->unsubmitted || io_uring_cq_ready(&r->ring) ||
-            atomic_load_explicit(&r->mailbox, memory_order_relaxed) ||
-            (r->blind && r->inflight))
-                return true;
-        return (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN) !=
-               0;
+        return r->unsubmitted || io_uring_cq_ready(&r->ring) ||
+               atomic_load_explicit(&r->mailbox, memory_order_relaxed) ||
+               (r->blind && r->inflight) || taskrun_pending(r);
 }
 
 unsigned task__io_ring_poll(struct task__io_ring *r)
 {
         take_mailbox(r);
-        if (r->unsubmitted || r->inflight)
-                enter(r);
+        enter(r);
         return reap(r);
 }
 

@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+_Static_assert(TASK_FILE_IO_MAX == TASK__IO_MAX, "one transfer cap");
+
 /*
  * Bad arguments (NULL, out of range): in a cancelling poll nothing can be
  * in flight, so just let go; otherwise report -EINVAL.

@@ -52,6 +52,18 @@ enum {
         TASK__IO_READY = 2, /* *res holds the result; op is idle again */
 };
 
+/*
+ * The most one submission asks to move: io_uring's length is 32 bits and
+ * its result an int32 (the kernel's own cap is a bit under 2 GiB).  The
+ * public TASK_STREAM_MAX_IO and TASK_FILE_IO_MAX are this value.
+ */
+#define TASK__IO_MAX (1u << 30)
+
+static inline unsigned task__io_len(size_t len)
+{
+        return len > TASK__IO_MAX ? TASK__IO_MAX : (unsigned)len;
+}
+
 /* Private task flags (task_io.tflags). */
 #define TASK__IO_TF_CANCEL_SENT 1u /* a cancel was requested */
 
