@@ -30,6 +30,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -177,33 +178,22 @@ static long numeric_port(const char *p, size_t len)
         return v <= 65535 ? v : -1;
 }
 
-/* An IPv4 or IPv6 literal (no zone) with a numeric port: 1, else 0. */
+/*
+ * An IPv4 or IPv6 literal (with a zone, "fe80::1%lo", too) and a numeric
+ * port: 1 with *@out built by task_addr_from_ip(), else 0 (a name: ask
+ * getaddrinfo).
+ */
 static int literal(const char *h, size_t hlen, const char *p, size_t plen,
                    struct task_addr *out)
 {
-        char ip[INET6_ADDRSTRLEN];
+        char ip[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
         long port = numeric_port(p, plen);
 
         if (port < 0 || hlen >= sizeof ip)
                 return 0;
         memcpy(ip, h, hlen);
         ip[hlen] = '\0';
-        memset(out, 0, sizeof *out);
-        struct sockaddr_in *in4 = (struct sockaddr_in *)&out->ss;
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->ss;
-        if (inet_pton(AF_INET, ip, &in4->sin_addr) == 1) {
-                in4->sin_family = AF_INET;
-                in4->sin_port = htons((uint16_t)port);
-                out->len = sizeof *in4;
-                return 1;
-        }
-        if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons((uint16_t)port);
-                out->len = sizeof *in6;
-                return 1;
-        }
-        return 0;
+        return task_addr_from_ip(out, ip, (uint16_t)port) == 0;
 }
 
 /* ---- The poll ------------------------------------------------------------- */

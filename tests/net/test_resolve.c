@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <libtask/blocking.h>
 #include <libtask/resolve.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -163,6 +164,13 @@ Test(resolve, ip_literals, .timeout = 30)
         cr_assert_eq(in6->sin6_family, AF_INET6);
         cr_assert_str_eq(inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf),
                          "2001:db8::7");
+        /* A scoped literal keeps its zone (resolved on the spot, as the
+         * address parser does it). */
+        cr_assert_eq(resolve(rt, "[fe80::1%lo]:80", NULL, MAXA, &f), 1);
+        in6 = (const void *)&f.addrs[0].ss;
+        cr_assert_eq(in6->sin6_family, AF_INET6);
+        cr_assert_eq(in6->sin6_scope_id, if_nametoindex("lo"));
+        cr_assert_eq(ntohs(in6->sin6_port), 80);
         test_rt_free(rt);
 }
 

@@ -12,7 +12,8 @@
  *     else
  *             ... f->addrs[0 .. f->n - 1] ...
  *
- * IP literals with a numeric port ("127.0.0.1:80", "[::1]:6379") are
+ * IP literals with a numeric port ("127.0.0.1:80", "[::1]:6379", with a zone
+ * "[fe80::1%lo]:80"), parsed as task_addr_from_ip() parses them, are
  * converted in the poll itself, at once.  Anything else runs getaddrinfo()
  * (AF_UNSPEC, SOCK_STREAM: one address per host address, IPv4 and IPv6, in
  * getaddrinfo's RFC 6724 order, duplicates removed) on the runtime's
