@@ -12,18 +12,24 @@
 #  2. Configures the build directory ./build (`meson setup`, or
 #     `meson setup --reconfigure` when it already exists).
 #  3. Compiles (`meson compile -C build`).
-#  4. `run`: runs the runtime benchmark; `test`: runs every test suite.
+#  4. `run`: starts task-redis-server (the Redis-compatible server) in the
+#     foreground; `test`: runs every test suite; `bench`: runs the runtime
+#     benchmark.
 #
 # Its exit status is the exit status of the last step that failed.
 
 set -euo pipefail
 
-# Needed to build and run.
+# Needed to build and run (redis-tools: redis-cli, to talk to the server
+# that `run` starts).
 RUN_PACKAGES=(build-essential meson ninja-build pkg-config
-              liburing-dev libck-dev libcriterion-dev)
+              liburing-dev libck-dev libcriterion-dev
+              redis-tools)
 # Needed as well by the test and CI path: Clang and its sanitizer runtimes,
-# and clang-format for the formatting check.
-TEST_PACKAGES=(clang libclang-rt-14-dev clang-format)
+# clang-format for the formatting check; and for the Redis server's tests,
+# real clients (redis-py, redis-cli, hiredis) and real Redis to compare with.
+TEST_PACKAGES=(clang libclang-rt-14-dev clang-format
+               python3-redis redis-server redis-tools libhiredis-dev)
 
 BUILD_DIR=build
 BENCH_ARGS=(--iters 10 --warmup 2)
@@ -31,21 +37,28 @@ BENCH_ARGS=(--iters 10 --warmup 2)
 usage()
 {
         cat <<EOF
-Usage: ./bootstrap.sh run [BENCH-ARGS...]
+Usage: ./bootstrap.sh run [SERVER-ARGS...]
        ./bootstrap.sh test [MESON-TEST-ARGS...]
+       ./bootstrap.sh bench [BENCH-ARGS...]
        ./bootstrap.sh --help
 
 Install the Debian packages libtask needs (only the missing ones), configure
 and compile ./$BUILD_DIR with Meson, then:
 
-  run    run the runtime benchmark:
-           $BUILD_DIR/bench/task-bench ${BENCH_ARGS[*]}
-         Arguments after 'run' replace the default benchmark arguments.
+  run    start the Redis-compatible server in the foreground, on
+         127.0.0.1:6379 unless told otherwise (Ctrl-C stops it):
+           $BUILD_DIR/redis/task-redis-server [SERVER-ARGS...]
+         Arguments after 'run' go to the server (--port 6380,
+         a redis.conf path, --help).
   test   run every test suite:
            meson test -C $BUILD_DIR --print-errorlogs
          Arguments after 'test' are passed on to meson test
          (for example: ./bootstrap.sh test --suite runtime).
-         Also installs clang, its sanitizer runtimes and clang-format.
+         Also installs clang, its sanitizer runtimes, clang-format and
+         the real Redis clients and server the tests compare against.
+  bench  run the runtime benchmark:
+           $BUILD_DIR/bench/task-bench ${BENCH_ARGS[*]}
+         Arguments after 'bench' replace the default benchmark arguments.
 
 Packages (run):  ${RUN_PACKAGES[*]}
 Packages (test): the above and ${TEST_PACKAGES[*]}
@@ -151,10 +164,10 @@ configure_and_compile()
 main()
 {
         local cmd=${1:-}
-        local bench
+        local bench server
 
         case $cmd in
-        run | test)
+        run | test | bench)
                 shift
                 ;;
         -h | --help | help)
@@ -184,6 +197,15 @@ main()
         configure_and_compile
 
         if [[ $cmd == run ]]; then
+                server=$BUILD_DIR/redis/task-redis-server
+                [[ -x $server ]] || die "$server was not built"
+                say "starting $server $*"
+                say "try it from another terminal: redis-cli ping"
+                # exec: Ctrl-C and SIGTERM reach the server itself, which
+                # shuts down gracefully and exits 0.
+                printf '+ %s\n' "$server $*"
+                exec "$server" "$@"
+        elif [[ $cmd == bench ]]; then
                 bench=$BUILD_DIR/bench/task-bench
                 [[ -x $bench ]] || die "$bench was not built"
                 if (($# > 0)); then

@@ -1,0 +1,432 @@
+/*
+ * redis/src/util.c - numbers, glob matching and clocks with Redis 7.0's
+ * exact rules (Redis's util.c).
+ *
+ * Every command that takes a number or a pattern goes through here, so
+ * what this file accepts is what the server accepts:
+ *
+ *  - rds_str2ll is string2ll: the canonical decimal form only.  No spaces,
+ *    no '+', no leading zeros, no "-0", at most 20 characters, and the
+ *    value must fit a long long.  Clients rely on "01" and " 1" being
+ *    refused with "value is not an integer or out of range".
+ *  - rds_str2ld is string2ld (INCRBYFLOAT): strtold over a NUL-terminated
+ *    copy of at most 5 KB, which must consume the whole argument (so an
+ *    embedded NUL is refused, as Redis 7.0.15 refuses "1\0"), refusing a
+ *    leading space, NaN, and an overflow (or an underflow to zero).
+ *  - rds_str2d is string2d (getDoubleFromObject): the same with strtod,
+ *    with no length limit.
+ *  - rds_ld2str is ld2string(LD_STR_HUMAN): "%.17Lf" with the trailing
+ *    zeros and '.' removed, and "-0" printed as "0".
+ *  - rds_glob_match is stringmatchlen, including its two guards against
+ *    abusive patterns (Redis 7.0.9+): skipLongerMatches, which stops the
+ *    exponential backtracking of patterns like "*a*a*a*a*b", and a
+ *    recursion limit of 1000 nested '*'.  Redis's implementation reads one
+ *    byte past a pattern (its strings are NUL-terminated); this one checks
+ *    the length instead, with the same results.  Bytes compare as Redis's
+ *    (signed) chars in ranges, so "[a-\xff]" behaves as it does there.
+ *
+ * No function here allocates except rds_str2d with an argument longer
+ * than 128 bytes (it needs a NUL-terminated copy, as long as the input).
+ * Everything is thread-safe; nothing depends on the locale (the server
+ * never calls setlocale, so strtold and printf use the "C" locale).
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Redis's MAX_LONG_DOUBLE_CHARS: longer float arguments are refused. */
+#define RDS_MAX_LONG_DOUBLE_CHARS (5 * 1024)
+
+/* ---- Integers ---------------------------------------------------------------- */
+
+bool rds_str2ll(const void *s, size_t len, long long *out)
+{
+        const unsigned char *p = s;
+        const unsigned char *end = p + len;
+        unsigned long long v;
+        bool negative = false;
+
+        /* Empty, or longer than any long long can be printed. */
+        if (len == 0 || len >= RDS_LONG_STR_SIZE)
+                return false;
+        if (len == 1 && p[0] == '0') {
+                *out = 0;
+                return true;
+        }
+        if (p[0] == '-') {
+                negative = true;
+                if (++p == end)
+                        return false;
+        }
+        /* The first digit is 1-9: "0" alone was handled above, so this
+         * refuses leading zeros and "-0". */
+        if (p[0] < '1' || p[0] > '9')
+                return false;
+        v = (unsigned long long)(*p++ - '0');
+        /* At most 19 more digits: 20 digits fit in an unsigned long long
+         * only up to ULLONG_MAX, hence the checks. */
+        for (; p < end; p++) {
+                unsigned d = (unsigned)(*p - '0');
+
+                if (d > 9)
+                        return false;
+                if (v > ULLONG_MAX / 10)
+                        return false;
+                v *= 10;
+                if (v > ULLONG_MAX - d)
+                        return false;
+                v += d;
+        }
+        if (negative) {
+                if (v > (unsigned long long)LLONG_MAX + 1)
+                        return false;
+                /* -v, computed in unsigned arithmetic so that LLONG_MIN
+                 * does not overflow. */
+                *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN
+                                                              : -(long long)v;
+        } else {
+                if (v > LLONG_MAX)
+                        return false;
+                *out = (long long)v;
+        }
+        return true;
+}
+
+bool rds_str2ull(const void *s, size_t len, unsigned long long *out)
+{
+        const unsigned char *p = s;
+        unsigned long long v;
+        size_t i;
+
+        if (len == 0 || len >= RDS_LONG_STR_SIZE)
+                return false;
+        if (len == 1 && p[0] == '0') {
+                *out = 0;
+                return true;
+        }
+        if (p[0] < '1' || p[0] > '9')
+                return false;
+        v = (unsigned long long)(p[0] - '0');
+        for (i = 1; i < len; i++) {
+                unsigned d = (unsigned)(p[i] - '0');
+
+                if (d > 9 || v > ULLONG_MAX / 10)
+                        return false;
+                v *= 10;
+                if (v > ULLONG_MAX - d)
+                        return false;
+                v += d;
+        }
+        *out = v;
+        return true;
+}
+
+size_t rds_ll2str(char *buf, long long v)
+{
+        unsigned long long u;
+        size_t neg = 0;
+        unsigned n;
+
+        if (v < 0) {
+                buf[0] = '-';
+                neg = 1;
+                /* In unsigned arithmetic, so that LLONG_MIN works. */
+                u = 0ULL - (unsigned long long)v;
+        } else {
+                u = (unsigned long long)v;
+        }
+        n = rds_ull_digits(u);
+        rds_ull_write(buf + neg, u, n);
+        buf[neg + n] = '\0';
+        return neg + n;
+}
+
+/* ---- Floats ------------------------------------------------------------------ */
+
+bool rds_str2ld(const void *s, size_t len, long double *out)
+{
+        char buf[RDS_MAX_LONG_DOUBLE_CHARS];
+        long double v;
+        char *eptr;
+
+        if (len == 0 || len >= sizeof(buf))
+                return false;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        errno = 0;
+        v = strtold(buf, &eptr);
+        if (isspace((unsigned char)buf[0]) || (size_t)(eptr - buf) != len ||
+            (errno == ERANGE &&
+             (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
+            errno == EINVAL || isnan(v))
+                return false;
+        *out = v;
+        return true;
+}
+
+bool rds_str2d(const void *s, size_t len, double *out)
+{
+        char small[128], *buf = small;
+        bool ok = false;
+        double v;
+        char *eptr;
+
+        if (len == 0)
+                return false;
+        /* strtod stops at a NUL, so an argument with one inside cannot be
+         * consumed whole: refused, as string2d refuses it. */
+        if (memchr(s, '\0', len))
+                return false;
+        if (len >= sizeof(small)) {
+                buf = malloc(len + 1);
+                if (!buf)
+                        return false;
+        }
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        errno = 0;
+        v = strtod(buf, &eptr);
+        if (!isspace((unsigned char)buf[0]) && (size_t)(eptr - buf) == len &&
+            !(errno == ERANGE &&
+              (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO)) &&
+            !isnan(v)) {
+                *out = v;
+                ok = true;
+        }
+        if (buf != small)
+                free(buf);
+        return ok;
+}
+
+size_t rds_ld2str(char *buf, size_t size, long double v)
+{
+        size_t l;
+        int n;
+
+        if (!isfinite(v) || size == 0)
+                return 0;
+        /* 17 digits: enough for most decimal inputs to round-trip as the
+         * user typed them ("10.5", not "10.50000000000000000"), which is
+         * Redis's reason for this format. */
+        n = snprintf(buf, size, "%.17Lf", v);
+        if (n < 0 || (size_t)n + 1 > size)
+                return 0;
+        l = (size_t)n;
+        if (memchr(buf, '.', l)) {
+                while (buf[l - 1] == '0')
+                        l--;
+                if (buf[l - 1] == '.')
+                        l--;
+        }
+        if (l == 2 && buf[0] == '-' && buf[1] == '0') {
+                buf[0] = '0';
+                l = 1;
+        }
+        buf[l] = '\0';
+        return l;
+}
+
+size_t rds_d2str(char *buf, size_t size, double v)
+{
+        int n;
+
+        /* Spelled out: libcs disagree on how to print an infinity. */
+        if (isinf(v)) {
+                const char *s = v > 0 ? "inf" : "-inf";
+                size_t l = strlen(s);
+
+                if (size < l + 1)
+                        return 0;
+                memcpy(buf, s, l + 1);
+                return l;
+        }
+        n = snprintf(buf, size, "%.17g", v);
+        if (n < 0 || (size_t)n + 1 > size)
+                return 0;
+        return (size_t)n;
+}
+
+/* ---- Glob matching ----------------------------------------------------------- */
+
+/* ASCII tolower of a byte taken as Redis's (signed) char: the server runs
+ * in the "C" locale, where tolower() changes only 'A'..'Z'. */
+static int rds_fold(int c)
+{
+        return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static bool rds_glob_impl(const signed char *pat, size_t plen,
+                          const signed char *str, size_t slen, bool nocase,
+                          bool *skip_longer, int nesting)
+{
+        /* Protection against abusive patterns (the stack). */
+        if (nesting > 1000)
+                return false;
+
+        while (plen && slen) {
+                switch (pat[0]) {
+                case '*':
+                        while (plen > 1 && pat[1] == '*') {
+                                pat++;
+                                plen--;
+                        }
+                        if (plen == 1)
+                                return true;
+                        while (slen) {
+                                if (rds_glob_impl(pat + 1, plen - 1, str, slen,
+                                                  nocase, skip_longer,
+                                                  nesting + 1))
+                                        return true;
+                                if (*skip_longer)
+                                        return false;
+                                str++;
+                                slen--;
+                        }
+                        /* The rest of the pattern matches nowhere in the
+                         * rest of the string.  A '*' earlier in the
+                         * pattern matching more would only make the rest
+                         * start later, so it cannot help either: every
+                         * caller up the stack can stop (this is what keeps
+                         * "*a*a*a*b" from taking exponential time). */
+                        *skip_longer = true;
+                        return false;
+                case '?':
+                        str++;
+                        slen--;
+                        break;
+                case '[': {
+                        bool negate, match = false;
+
+                        pat++;
+                        plen--;
+                        negate = plen > 0 && pat[0] == '^';
+                        if (negate) {
+                                pat++;
+                                plen--;
+                        }
+                        for (;;) {
+                                if (plen == 0) {
+                                        /* Unterminated class: step back so
+                                         * that the pattern ends below. */
+                                        pat--;
+                                        plen++;
+                                        break;
+                                } else if (pat[0] == '\\' && plen >= 2) {
+                                        pat++;
+                                        plen--;
+                                        if (pat[0] == str[0])
+                                                match = true;
+                                } else if (pat[0] == ']') {
+                                        break;
+                                } else if (plen >= 3 && pat[1] == '-') {
+                                        int start = pat[0], end = pat[2];
+                                        int c = str[0];
+
+                                        if (start > end) {
+                                                int t = start;
+
+                                                start = end;
+                                                end = t;
+                                        }
+                                        if (nocase) {
+                                                start = rds_fold(start);
+                                                end = rds_fold(end);
+                                                c = rds_fold(c);
+                                        }
+                                        pat += 2;
+                                        plen -= 2;
+                                        if (c >= start && c <= end)
+                                                match = true;
+                                } else if (!nocase) {
+                                        if (pat[0] == str[0])
+                                                match = true;
+                                } else if (rds_fold(pat[0]) ==
+                                           rds_fold(str[0])) {
+                                        match = true;
+                                }
+                                pat++;
+                                plen--;
+                        }
+                        if (negate)
+                                match = !match;
+                        if (!match)
+                                return false;
+                        str++;
+                        slen--;
+                        break;
+                }
+                case '\\':
+                        if (plen >= 2) {
+                                pat++;
+                                plen--;
+                        }
+                        /* fall through */
+                default:
+                        if (!nocase ? pat[0] != str[0]
+                                    : rds_fold(pat[0]) != rds_fold(str[0]))
+                                return false;
+                        str++;
+                        slen--;
+                        break;
+                }
+                pat++;
+                plen--;
+                if (slen == 0) {
+                        while (plen && pat[0] == '*') {
+                                pat++;
+                                plen--;
+                        }
+                        break;
+                }
+        }
+        return plen == 0 && slen == 0;
+}
+
+bool rds_glob_match(const void *pat, size_t plen, const void *str, size_t slen,
+                    bool nocase)
+{
+        bool skip_longer = false;
+
+        return rds_glob_impl(pat, plen, str, slen, nocase, &skip_longer, 0);
+}
+
+bool rds_arg_is(const void *p, size_t len, const char *lit)
+{
+        const unsigned char *a = p;
+        size_t i;
+
+        for (i = 0; i < len; i++) {
+                unsigned char c = a[i], l = (unsigned char)lit[i];
+
+                if (l == '\0')
+                        return false;
+                if (c != l && rds_fold(c) != rds_fold(l))
+                        return false;
+        }
+        return lit[len] == '\0';
+}
+
+/* ---- Clocks ------------------------------------------------------------------ */
+
+int64_t rds_unix_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t rds_unix_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
