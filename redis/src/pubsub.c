@@ -108,7 +108,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 /* How long a closing subscriber's writer may take to write what is still
@@ -231,64 +230,6 @@ static struct ps_node *table_take_all(struct ps_table *t)
         return all;
 }
 
-/* ---- SipHash-1-3 (Redis's choice for its dicts) ------------------------------ */
-
-#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                               \
-        do {                                                                   \
-                v0 += v1;                                                      \
-                v1 = ROTL64(v1, 13);                                           \
-                v1 ^= v0;                                                      \
-                v0 = ROTL64(v0, 32);                                           \
-                v2 += v3;                                                      \
-                v3 = ROTL64(v3, 16);                                           \
-                v3 ^= v2;                                                      \
-                v0 += v3;                                                      \
-                v3 = ROTL64(v3, 21);                                           \
-                v3 ^= v0;                                                      \
-                v2 += v1;                                                      \
-                v1 = ROTL64(v1, 17);                                           \
-                v1 ^= v2;                                                      \
-                v2 = ROTL64(v2, 32);                                           \
-        } while (0)
-
-static uint64_t load_le64(const unsigned char *p)
-{
-        uint64_t v = 0;
-
-        for (int i = 7; i >= 0; i--)
-                v = (v << 8) | p[i];
-        return v;
-}
-
-static uint64_t siphash13(const uint64_t key[2], const void *data, size_t len)
-{
-        const unsigned char *p = data;
-        uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
-        uint64_t v1 = 0x646f72616e646f6dULL ^ key[1];
-        uint64_t v2 = 0x6c7967656e657261ULL ^ key[0];
-        uint64_t v3 = 0x7465646279746573ULL ^ key[1];
-        uint64_t b = (uint64_t)len << 56, m;
-        size_t i, tail = len & 7;
-
-        for (i = 0; i + 8 <= len; i += 8) {
-                m = load_le64(p + i);
-                v3 ^= m;
-                SIPROUND;
-                v0 ^= m;
-        }
-        for (size_t k = 0; k < tail; k++)
-                b |= (uint64_t)p[i + k] << (8 * k);
-        v3 ^= b;
-        SIPROUND;
-        v0 ^= b;
-        v2 ^= 0xff;
-        SIPROUND;
-        SIPROUND;
-        SIPROUND;
-        return v0 ^ v1 ^ v2 ^ v3;
-}
-
 /* A topic pointer's hash, for a client's subscription tables (the
  * splitmix64 finaliser: pointers differ mostly in their middle bits). */
 static uint64_t ptr_hash(const void *p)
@@ -374,14 +315,7 @@ int rds_pubsub_new(struct rds_pubsub **out)
         reg = calloc(1, sizeof *reg);
         if (!reg)
                 return -ENOMEM;
-        if (getrandom(reg->seed, sizeof reg->seed, 0) != sizeof reg->seed) {
-                /* No entropy source: still a per-process key. */
-                struct timespec ts;
-
-                clock_gettime(CLOCK_REALTIME, &ts);
-                reg->seed[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL;
-                reg->seed[1] = (uint64_t)ts.tv_sec ^ (uintptr_t)reg;
-        }
+        rds_random_seed(reg->seed);
         rc = pthread_rwlockattr_init(&attr);
         if (rc)
                 goto out_free;
@@ -467,7 +401,7 @@ size_t rds_pubsub_shard_channels(struct rds_pubsub *reg)
 static uint64_t name_hash(const struct rds_pubsub *reg, const void *p,
                           size_t len)
 {
-        return siphash13(reg->seed, p, len);
+        return rds_siphash(p, len, reg->seed);
 }
 
 /* The topic @name of @kind, or NULL.  Registry locked (either way). */

@@ -130,6 +130,7 @@
  * locking.  The counters read without the lock are C11 atomics.
  */
 #include "store.h"
+#include "util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -407,7 +408,7 @@ struct rds_store {
         unsigned nshards, ndbs;
         unsigned shard_shift; /* shard = (hash >> 1) >> shard_shift */
         unsigned shard_bits;
-        uint64_t k0, k1;             /* SipHash key */
+        uint64_t key[2];             /* SipHash key (rds_siphash) */
         _Atomic uint64_t expire_pos; /* expire cycle's db * nshards + shard */
 };
 
@@ -506,96 +507,11 @@ static void account_remove(struct rds_shard *sh, struct rds_dict *d,
         ctr_add(&sh->bytes, -(int64_t)malloc_usable_size((void *)e));
 }
 
-/* ---- Hashing: SipHash-1-2, as Redis (siphash.c) ----------------------------- */
-
-static inline uint64_t rotl64(uint64_t x, unsigned b)
-{
-        return (x << b) | (x >> (64 - b));
-}
-
-static inline uint64_t load_le64(const unsigned char *p)
-{
-        uint64_t v;
-
-        memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        v = __builtin_bswap64(v);
-#endif
-        return v;
-}
-
-#define SIPROUND                                                               \
-        do {                                                                   \
-                v0 += v1;                                                      \
-                v1 = rotl64(v1, 13);                                           \
-                v1 ^= v0;                                                      \
-                v0 = rotl64(v0, 32);                                           \
-                v2 += v3;                                                      \
-                v3 = rotl64(v3, 16);                                           \
-                v3 ^= v2;                                                      \
-                v0 += v3;                                                      \
-                v3 = rotl64(v3, 21);                                           \
-                v3 ^= v0;                                                      \
-                v2 += v1;                                                      \
-                v1 = rotl64(v1, 17);                                           \
-                v1 ^= v2;                                                      \
-                v2 = rotl64(v2, 32);                                           \
-        } while (0)
-
-static uint64_t siphash12(const unsigned char *in, size_t len, uint64_t k0,
-                          uint64_t k1)
-{
-        uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
-        uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
-        uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
-        uint64_t v3 = 0x7465646279746573ULL ^ k1;
-        uint64_t b = (uint64_t)len << 56;
-        const unsigned char *end = in + (len & ~(size_t)7);
-
-        for (; in != end; in += 8) {
-                uint64_t m = load_le64(in);
-
-                v3 ^= m;
-                SIPROUND;
-                v0 ^= m;
-        }
-        switch (len & 7) {
-        case 7:
-                b |= (uint64_t)in[6] << 48;
-                /* fall through */
-        case 6:
-                b |= (uint64_t)in[5] << 40;
-                /* fall through */
-        case 5:
-                b |= (uint64_t)in[4] << 32;
-                /* fall through */
-        case 4:
-                b |= (uint64_t)in[3] << 24;
-                /* fall through */
-        case 3:
-                b |= (uint64_t)in[2] << 16;
-                /* fall through */
-        case 2:
-                b |= (uint64_t)in[1] << 8;
-                /* fall through */
-        case 1:
-                b |= (uint64_t)in[0];
-                break;
-        case 0:
-                break;
-        }
-        v3 ^= b;
-        SIPROUND;
-        v0 ^= b;
-        v2 ^= 0xff;
-        SIPROUND;
-        SIPROUND;
-        return v0 ^ v1 ^ v2 ^ v3;
-}
+/* ---- Hashing ----------------------------------------------------------------- */
 
 uint64_t rds_store_hash(const struct rds_store *s, const void *key, size_t len)
 {
-        return siphash12(key, len, s->k0, s->k1);
+        return rds_siphash(key, len, s->key);
 }
 
 unsigned rds_store_shard_of(const struct rds_store *s, uint64_t hash)
@@ -927,35 +843,6 @@ static uint64_t dict_scan_step(struct rds_shard *sh, struct rds_dict *d,
 
 /* ---- The store ---------------------------------------------------------------- */
 
-static void seed_key(struct rds_store *s)
-{
-        uint64_t k[2];
-        size_t got = 0;
-
-        while (got < sizeof(k)) {
-                ssize_t r = getrandom((char *)k + got, sizeof(k) - got, 0);
-
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        break;
-                }
-                got += (size_t)r;
-        }
-        if (got < sizeof(k)) {
-                /* No getrandom (a very old kernel): weak, but not constant. */
-                struct timespec ts;
-
-                clock_gettime(CLOCK_REALTIME, &ts);
-                k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-                       (uint64_t)(uintptr_t)s;
-                k[1] = (uint64_t)ts.tv_sec * 0xbf58476d1ce4e5b9ULL ^
-                       (uint64_t)getpid();
-        }
-        s->k0 = k[0];
-        s->k1 = k[1];
-}
-
 int rds_store_new(unsigned nshards, unsigned ndbs, struct rds_store **out)
 {
         struct rds_store *s;
@@ -973,7 +860,7 @@ int rds_store_new(unsigned nshards, unsigned ndbs, struct rds_store **out)
         s->ndbs = ndbs;
         s->shard_bits = bits;
         s->shard_shift = 63 - bits;
-        seed_key(s);
+        rds_random_seed(s->key);
         if (__builtin_expect(atomic_load_explicit(&rds_fail_after,
                                                   memory_order_relaxed) >= 0,
                              0) &&

@@ -38,8 +38,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 /* Redis's MAX_LONG_DOUBLE_CHARS: longer float arguments are refused. */
 #define RDS_MAX_LONG_DOUBLE_CHARS (5 * 1024)
@@ -429,4 +432,118 @@ int64_t rds_unix_ms(void)
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- Hashing: SipHash-1-2, as Redis (siphash.c) ------------------------------ */
+
+static inline uint64_t rotl64(uint64_t x, unsigned b)
+{
+        return (x << b) | (x >> (64 - b));
+}
+
+static inline uint64_t load_le64(const unsigned char *p)
+{
+        uint64_t v;
+
+        memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        return v;
+}
+
+#define SIPROUND                                                               \
+        do {                                                                   \
+                v0 += v1;                                                      \
+                v1 = rotl64(v1, 13);                                           \
+                v1 ^= v0;                                                      \
+                v0 = rotl64(v0, 32);                                           \
+                v2 += v3;                                                      \
+                v3 = rotl64(v3, 16);                                           \
+                v3 ^= v2;                                                      \
+                v0 += v3;                                                      \
+                v3 = rotl64(v3, 21);                                           \
+                v3 ^= v0;                                                      \
+                v2 += v1;                                                      \
+                v1 = rotl64(v1, 17);                                           \
+                v1 ^= v2;                                                      \
+                v2 = rotl64(v2, 32);                                           \
+        } while (0)
+
+uint64_t rds_siphash(const void *data, size_t len, const uint64_t key[2])
+{
+        const unsigned char *in = data;
+        uint64_t k0 = key[0], k1 = key[1];
+        uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+        uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+        uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+        uint64_t v3 = 0x7465646279746573ULL ^ k1;
+        uint64_t b = (uint64_t)len << 56;
+        const unsigned char *end = in + (len & ~(size_t)7);
+
+        for (; in != end; in += 8) {
+                uint64_t m = load_le64(in);
+
+                v3 ^= m;
+                SIPROUND;
+                v0 ^= m;
+        }
+        switch (len & 7) {
+        case 7:
+                b |= (uint64_t)in[6] << 48;
+                /* fall through */
+        case 6:
+                b |= (uint64_t)in[5] << 40;
+                /* fall through */
+        case 5:
+                b |= (uint64_t)in[4] << 32;
+                /* fall through */
+        case 4:
+                b |= (uint64_t)in[3] << 24;
+                /* fall through */
+        case 3:
+                b |= (uint64_t)in[2] << 16;
+                /* fall through */
+        case 2:
+                b |= (uint64_t)in[1] << 8;
+                /* fall through */
+        case 1:
+                b |= (uint64_t)in[0];
+                break;
+        case 0:
+                break;
+        }
+        v3 ^= b;
+        SIPROUND;
+        v0 ^= b;
+        v2 ^= 0xff;
+        SIPROUND;
+        SIPROUND;
+        return v0 ^ v1 ^ v2 ^ v3;
+}
+
+void rds_random_seed(uint64_t k[2])
+{
+        size_t got = 0;
+
+        while (got < 2 * sizeof(*k)) {
+                ssize_t r = getrandom((char *)k + got, 2 * sizeof(*k) - got, 0);
+
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                got += (size_t)r;
+        }
+        if (got < 2 * sizeof(*k)) {
+                /* No getrandom (a very old kernel): weak, but not constant. */
+                struct timespec ts;
+
+                clock_gettime(CLOCK_REALTIME, &ts);
+                k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+                       (uint64_t)(uintptr_t)k;
+                k[1] = (uint64_t)ts.tv_sec * 0xbf58476d1ce4e5b9ULL ^
+                       (uint64_t)getpid();
+        }
 }

@@ -109,4 +109,14 @@ bool rds_arg_is(const void *p, size_t len, const char *lit);
 int64_t rds_unix_ms(void);
 int64_t rds_unix_us(void);
 
+/*
+ * rds_siphash - SipHash-1-2 (Redis's choice for its dicts) of
+ * @data[0..@len) under the 128-bit @key: a keyed hash, so that a client
+ * that does not know the key cannot choose names that collide.  Used by
+ * the keyspace and the pub/sub registry.
+ */
+uint64_t rds_siphash(const void *data, size_t len, const uint64_t key[2]);
+/* Fill @key with random bits (getrandom; the clock if that fails). */
+void rds_random_seed(uint64_t key[2]);
+
 #endif /* RDS_UTIL_H */
