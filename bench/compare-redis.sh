@@ -9,7 +9,11 @@
 # rounds), so that the machine's drift hits both alike.  Redis runs as the
 # reference runs it (`--save '' --appendonly no`, io-threads 1).  Prints
 # each run's line, then per test and pipeline the medians over the rounds
-# of requests/s, the ratio ours/Redis and both servers' p50 and p99.
+# of requests/s, the ratio ours/Redis, both servers' p50 and p99, the
+# server's CPU time per request (all its threads, from
+# /proc/PID/task/*/schedstat) and how busy redis-benchmark was (its CPU
+# time over its wall time, /usr/bin/time): at 100% the load generator,
+# not the server, sets the pace.
 #
 # Memory: a fresh pair of servers each gets exactly --mem-keys keys
 # (key:000000000001.. holding 16-byte values) through `redis-cli --pipe`;
@@ -142,6 +146,11 @@ start_ours() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 port_of() { if [[ $1 == redis ]]; then echo "$redis_port"; else echo "$ours_port"; fi; }
+pid_of() { if [[ $1 == redis ]]; then echo "$redis_pid"; else echo "$ours_pid"; fi; }
+
+# CPU time in ns that process $1 has run so far, all its threads
+# (schedstat's first field: exact, unlike the 10 ms ticks of /proc/PID/stat).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 
 # One redis-benchmark run: server pipeline test round.
 bench_one() {
@@ -155,8 +164,15 @@ bench_one() {
     say "# $name: no PONG on port $port: not running?"
     return 0
   fi
-  outp=$(timeout --kill-after=5 "$BENCH_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" \
+  # The server's CPU per request, and how busy the load generator was: at
+  # 100% it, not the server, sets the pace.
+  local pid cpu0 cpu1 tf="$work/time.txt"
+  pid=$(pid_of "$name")
+  cpu0=$(cpu_ns "$pid")
+  outp=$(timeout --kill-after=5 "$BENCH_TIMEOUT" /usr/bin/time -f '%e %U %S' -o "$tf" \
+    redis-benchmark -h 127.0.0.1 -p "$port" \
     -t "$t" -n "$n" -c "$c" -P "$p" "${rargs[@]}" --csv 2>&1 | tr '\r' '\n') || true
+  cpu1=$(cpu_ns "$pid")
   grep -q 'Could not fetch server CONFIG' <<<"$outp" &&
     say "# $name: redis-benchmark: Could not fetch server CONFIG"
   line=$(grep -E '^"[A-Za-z_ ()0-9]+",' <<<"$outp" | grep -v '^"test"' | head -1 | tr -d '"' || true)
@@ -168,7 +184,10 @@ bench_one() {
   local test rps p50 p99
   IFS=, read -r test rps _ _ p50 _ p99 _ <<<"$line"
   test=${test%% *} # "MSET (10 keys)" -> MSET
-  say "server=$name round=$r pipeline=$p clients=$c requests=$n test=$test rps=$rps p50_ms=$p50 p99_ms=$p99"
+  local srv_ns client_pct
+  srv_ns=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$n" 'BEGIN { printf "%.0f", (b - a) / n }')
+  client_pct=$(awk '{ if ($1 > 0) printf "%.0f", ($2 + $3) / $1 * 100; else print 0 }' "$tf" 2>/dev/null || echo 0)
+  say "server=$name round=$r pipeline=$p clients=$c requests=$n test=$test rps=$rps p50_ms=$p50 p99_ms=$p99 server_ns_per_req=$srv_ns bench_cpu_pct=$client_pct"
 }
 
 header() {
@@ -256,37 +275,39 @@ if [[ $mode != mem ]]; then
     /^server=/ { delete f; for (i = 1; i <= NF; i++) if (split($i, kv, "=") == 2) f[kv[1]] = kv[2]
       key = f["pipeline"] " " f["test"] " " f["server"]
       if (f["error"]) { err[f["pipeline"] " " f["test"]]++; next }
-      cnt[key]++; R[key, cnt[key]] = f["rps"]; A[key, cnt[key]] = f["p50_ms"]; B[key, cnt[key]] = f["p99_ms"] }
+      cnt[key]++; R[key, cnt[key]] = f["rps"]; A[key, cnt[key]] = f["p50_ms"]; B[key, cnt[key]] = f["p99_ms"]
+      S[key, cnt[key]] = f["server_ns_per_req"] + 0; U[key, cnt[key]] = f["bench_cpu_pct"] + 0 }
     END {
       nt = split(tests, T, ","); np = split(pipes, P, " ")
       for (b = 1; b <= np; b++) for (a = 1; a <= nt; a++) {
         t = T[a]
         for (s = 1; s <= 2; s++) {
           srv = s == 1 ? "redis" : "ours"; key = P[b] " " t " " srv; k = cnt[key]
-          delete x; delete y; delete z
-          for (i = 1; i <= k; i++) { x[i] = R[key, i]; y[i] = A[key, i]; z[i] = B[key, i] }
+          delete x; delete y; delete z; delete v; delete w
+          for (i = 1; i <= k; i++) { x[i] = R[key, i]; y[i] = A[key, i]; z[i] = B[key, i]; v[i] = S[key, i]; w[i] = U[key, i] }
           M[srv] = k ? med(x, k) : 0; Q50[srv] = k ? med(y, k) : 0; Q99[srv] = k ? med(z, k) : 0
+          NS[srv] = k ? med(v, k) : 0; CPU[srv] = k ? med(w, k) : 0
         }
-        printf "%s\t%s\t%.0f\t%.0f\t%.2f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\n", t, P[b], M["redis"], M["ours"],
+        printf "%s\t%s\t%.0f\t%.0f\t%.2f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\n", t, P[b], M["redis"], M["ours"],
           M["redis"] ? M["ours"] / M["redis"] : 0, Q50["redis"], Q50["ours"], Q99["redis"], Q99["ours"],
-          err[P[b] " " t] + 0
+          err[P[b] " " t] + 0, NS["redis"], NS["ours"], CPU["redis"], CPU["ours"]
       }
     }' "$out" >"$tsv"
 
   {
-    echo "test,pipeline,redis_rps,ours_rps,ratio,redis_p50_ms,ours_p50_ms,redis_p99_ms,ours_p99_ms,failed_runs"
+    echo "test,pipeline,redis_rps,ours_rps,ratio,redis_p50_ms,ours_p50_ms,redis_p99_ms,ours_p99_ms,failed_runs,redis_server_ns_per_req,ours_server_ns_per_req,redis_bench_cpu_pct,ours_bench_cpu_pct"
     tr '\t' ',' <"$tsv"
   } >"$csv"
 
   echo
   echo "redis-benchmark -c $c -n $n${keyspace:+ -r $keyspace}, medians of $rounds interleaved rounds (Redis $redis_ver vs task-redis-server):"
   echo
-  echo "| test | pipeline | Redis req/s | ours req/s | ours/Redis | p50 ms Redis / ours | p99 ms Redis / ours | failed runs |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| test | pipeline | Redis req/s | ours req/s | ours/Redis | p50 ms Redis / ours | p99 ms Redis / ours | server CPU ns/req Redis / ours | redis-benchmark CPU % Redis / ours | failed runs |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   awk -F'\t' '
     function group(v,   s) { s = sprintf("%.0f", v); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
-    { printf "| %s | %s | %s | %s | %.2f | %.3f / %.3f | %.3f / %.3f | %d |\n",
-      $1, $2, group($3), group($4), $5, $6, $7, $8, $9, $10 }' "$tsv"
+    { printf "| %s | %s | %s | %s | %.2f | %.3f / %.3f | %.3f / %.3f | %d / %d | %d / %d | %d |\n",
+      $1, $2, group($3), group($4), $5, $6, $7, $8, $9, $11, $12, $13, $14, $10 }' "$tsv"
 
   if command -v gnuplot >/dev/null; then
     # One panel per pipeline depth: grouped bars of req/s, the ratio above.
