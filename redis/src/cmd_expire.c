@@ -192,8 +192,11 @@ static void ttl_generic(struct rds_client *c, const struct rds_arg *k, bool ms,
                 ttl = abs ? e->expire_ms : e->expire_ms - c->now_ms;
                 if (ttl < 0)
                         ttl = 0;
+                /* Unsigned: EXPIRETIME of a time near LLONG_MAX must not
+                 * overflow (Redis answers the rounded-up value). */
                 if (!ms)
-                        ttl = (ttl + 500) / 1000;
+                        ttl =
+                            (long long)(((unsigned long long)ttl + 500) / 1000);
         }
         rds_store_unlock(s, sh);
 

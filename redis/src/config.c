@@ -907,19 +907,22 @@ static int fatal_line(char *err, size_t errlen, int lineno, const char *line,
 /*
  * Parse config text as Redis's loadServerConfigFromString(): one
  * directive a line, trimmed, '#' comments and blank lines skipped, the
- * directive's name in any case.
+ * directive's name in any case.  @text is @len bytes: a NUL in a line
+ * ends that line (Redis's fgets + sdscat drop the rest of it), not the
+ * text, so the lines after it and the command line's options still count.
  */
-static int load_text(struct rds_config *cfg, const char *text, char *err,
-                     size_t errlen)
+static int load_text(struct rds_config *cfg, const char *text, size_t len,
+                     char *err, size_t errlen)
 {
-        const char *p = text;
+        const char *p = text, *end = text + len;
         int lineno = 0;
         char why[512];
 
-        while (*p || lineno == 0) {
-                const char *nl = strchr(p, '\n');
-                const char *le = nl ? nl : p + strlen(p);
-                const char *b = p, *e = le;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *le = nl ? nl : end;
+                const char *nul = memchr(p, '\0', (size_t)(le - p));
+                const char *b = p, *e = nul ? nul : le;
                 struct words w;
                 int rc;
 
@@ -930,11 +933,8 @@ static int load_text(struct rds_config *cfg, const char *text, char *err,
                 while (e > b &&
                        (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
                         e--;
-                if (b == e || *b == '#') {
-                        if (!nl)
-                                break;
+                if (b == e || *b == '#')
                         continue;
-                }
                 rc = split_words(b, (size_t)(e - b), &w);
                 if (rc == -ENOMEM)
                         return fail(err, errlen, "out of memory");
@@ -954,8 +954,6 @@ static int load_text(struct rds_config *cfg, const char *text, char *err,
                 } else {
                         words_free(&w);
                 }
-                if (!nl)
-                        break;
         }
         return 0;
 }
@@ -1078,7 +1076,7 @@ int rds_config_parse_args(struct rds_config *cfg, int argc, char **argv,
         if (cat_str(&text, &tlen, &tcap, "\n", 1) ||
             (olen && cat_str(&text, &tlen, &tcap, opts, olen)))
                 goto nomem;
-        rc = load_text(cfg, text, err, errlen);
+        rc = load_text(cfg, text, tlen, err, errlen);
         goto out;
 
 nomem:

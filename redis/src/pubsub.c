@@ -80,16 +80,19 @@
  *  1. The first (P|S)SUBSCRIBE allocates it, spawns the writer on
  *     c->srv->rt (references: c->ps and the writer; +1 on c->refs) and
  *     sets c->ps (a field of the connection's task only).
- *  2. rds_pubsub_client_close() (the connection is ending) queues c->out's
- *     last bytes (QUIT's +OK), unsubscribes everything, marks the queue
- *     closing and wakes the writer, clears c->ps and drops its reference.
- *  3. The writer finishes writing what is queued, for at most
+ *  2. rds_pubsub_client_close() (the connection is ending) unsubscribes
+ *     everything, queues c->out's last bytes (QUIT's +OK: nothing comes
+ *     after them), marks the queue closing and wakes the writer, clears c->ps and drops its reference.
+ *  3. The writer finishes writing what is queued and lingers until the
+ *     peer has acknowledged it (see ps_writer), for at most
  *     RDS_PS_DRAIN_NS once closing (a peer that reads nothing cannot keep
  *     it), or stops at once when doomed or when a write fails (then it
  *     kills the client, so that the connection task ends too); it marks
  *     the queue dead (later flushes report -EPIPE), drops its reference to
  *     the rds_ps_client and its client reference.  The last reference
- *     frees the rds_ps_client; the client's last reference closes the fd.
+ *     frees the rds_ps_client; the client's last reference unlinks the
+ *     client from srv->clients (a graceful shutdown waits for that) and
+ *     closes the fd.
  *
  * Who calls what: server.c calls rds_pubsub_client_flush() after each
  * batch when c->ps is set (instead of writing c->out itself) and
@@ -109,6 +112,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 /* How long a closing subscriber's writer may take to write what is still
  * queued (QUIT's +OK, the last messages) before it gives up. */
@@ -771,8 +777,9 @@ struct ps_writer {
         uint64_t deadline_ns; /* the drain's end once closing; 0 before */
         size_t sent;          /* the size of the write in progress */
         int rc;
-        bool failed; /* a write failed: the peer is gone */
-        bool ended;  /* left the loop (not aborted) */
+        bool failed;  /* a write failed: the peer is gone */
+        bool drained; /* closing and everything written: linger */
+        bool ended;   /* left the loop (not aborted) */
 };
 
 static void ps_client_unref(struct rds_ps_client *ps)
@@ -848,6 +855,14 @@ static void ps_writer_exit(struct ps_writer *f)
         rds_client_release(c);
 }
 
+/* True while bytes written to @fd are not all acknowledged by the peer. */
+static bool ps_unacked(int fd)
+{
+        int n = 0;
+
+        return ioctl(fd, SIOCOUTQ, &n) == 0 && n > 0;
+}
+
 static int ps_writer(struct task_cx *cx, void *arg)
 {
         struct ps_writer *f = arg;
@@ -875,8 +890,10 @@ static int ps_writer(struct task_cx *cx, void *arg)
                         if (!closing)
                                 ps->idle = true;
                         pthread_mutex_unlock(&ps->lock);
-                        if (closing)
+                        if (closing) {
+                                f->drained = true;
                                 break;
+                        }
                         if (task_buf_capacity(&f->buf) > RDS_PS_KEEP_CAP)
                                 (void)task_buf_free(&f->buf);
                         TASK_NOTIFIED(f, &ps->wake, &f->nd_wake);
@@ -915,6 +932,22 @@ static int ps_writer(struct task_cx *cx, void *arg)
                                      f->sent);
         }
         f->ended = true;
+        /*
+         * Lingering close, as server.c's conn_task does for the clients
+         * without a writer: the peer may have sent more after its last
+         * request (the QUIT), and closing a socket with unread input
+         * sends a reset that throws away what the kernel has not sent
+         * yet -- the last messages and the +OK.  So send FIN after them
+         * and wait, within the drain's time, until the peer has
+         * acknowledged everything.
+         */
+        if (f->drained) {
+                if (!f->deadline_ns)
+                        f->deadline_ns = task_now_ns() + RDS_PS_DRAIN_NS;
+                shutdown(ps->c->fd, SHUT_WR);
+                while (ps_unacked(ps->c->fd) && task_now_ns() < f->deadline_ns)
+                        TASK_SLEEP(f, &f->sleep, TASK_MS(10));
+        }
         TASK_CLEANUP(f);
         ps_writer_exit(f);
         TASK_END(f);
@@ -1009,9 +1042,11 @@ void rds_pubsub_client_close(struct rds_client *c)
 
         if (!ps)
                 return;
-        /* The last replies (QUIT's +OK, a protocol error) go out first. */
-        (void)ps_move_out(c, ps);
+        /* Unsubscribed first, so that no message is queued after the
+         * last replies (QUIT's +OK, a protocol error): Redis sends nothing
+         * more to a client once it has run QUIT. */
         rds_pubsub_client_reset(c);
+        (void)ps_move_out(c, ps);
 
         pthread_mutex_lock(&ps->lock);
         ps->closing = true;

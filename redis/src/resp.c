@@ -120,8 +120,9 @@ void rds_parser_free(struct rds_parser *p)
         p->argc = 0;
 }
 
-/* Give back what one big request grew.  A failed shrink keeps the larger
- * arrays, which is harmless. */
+/* Give back what one big request grew.  A failed shrink keeps that
+ * array larger, which is harmless: argcap is what both arrays hold at
+ * least, KEEP slots whichever of the two shrank. */
 static void rds_parser_trim(struct rds_parser *p)
 {
         if (p->argcap > RDS_ARGV_KEEP) {
@@ -134,9 +135,7 @@ static void rds_parser_trim(struct rds_parser *p)
                 o = realloc(p->offs, RDS_ARGV_KEEP * sizeof(*o));
                 if (o)
                         p->offs = o;
-                /* Both arrays hold at least KEEP slots either way. */
-                if (a && o)
-                        p->argcap = RDS_ARGV_KEEP;
+                p->argcap = RDS_ARGV_KEEP;
         }
         if (p->ibuf_cap > RDS_IBUF_KEEP) {
                 free(p->ibuf);

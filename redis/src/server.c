@@ -46,10 +46,14 @@
  * Lifetime of a client: struct rds_conn (below) embeds the public struct
  * rds_client first, plus what only the connection task uses (the input
  * buffer, the parser).  It is one allocation, counted by c->refs: the
- * connection task holds one reference, pub/sub writers may hold more; the
- * socket is closed and the memory freed at zero.  The client is in
- * srv->clients (and counted in nclients) from accept until its task ends;
- * whoever walks the list under clients_lock may use it (and its fd).
+ * connection task holds one reference, pub/sub writers may hold more; at
+ * zero the client leaves srv->clients, its socket is closed and the memory
+ * freed.  So the client is in srv->clients (and counted in nclients) from
+ * accept until its last reference is gone: a subscriber's writer still
+ * sending the last bytes after its connection task ended keeps it there,
+ * and a graceful shutdown (which waits for nclients to reach 0) waits for
+ * those bytes too.  Whoever walks the list under clients_lock may use a
+ * client on it (and its fd); nobody drops a reference holding that lock.
  *
  * Graceful shutdown (rds_server_shutdown, once): 1. shutting_down is set
  * and shutdown_notify woken: the acceptors stop and close their
@@ -230,6 +234,9 @@ struct rds_conn {
         /* When the client was killed (0: not yet); set by
          * rds_client_kill under clients_lock, read by the cron. */
         _Atomic int64_t kill_ms;
+        /* In srv->clients: set by conn_link under clients_lock before the
+         * connection task starts; read by the last rds_client_release. */
+        bool linked;
 };
 
 static struct rds_conn *conn_of(struct rds_client *c)
@@ -312,6 +319,11 @@ static struct rds_conn *conn_new(struct rds_server *srv, int fd,
         return k;
 }
 
+static void conn_unlink(struct rds_server *srv, struct rds_conn *k);
+
+/* The last reference unlinks the client (it takes clients_lock: never
+ * called with it held), then closes the socket: nobody can reach the fd
+ * once it is off the list. */
 void rds_client_release(struct rds_client *c)
 {
         if (!c)
@@ -321,6 +333,8 @@ void rds_client_release(struct rds_client *c)
         if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
                 return;
         struct rds_conn *k = conn_of(c);
+        if (k->linked)
+                conn_unlink(c->srv, k);
         if (c->fd >= 0)
                 close(c->fd);
         rds_out_free(&c->out);
@@ -369,6 +383,7 @@ static int conn_link(struct rds_server *srv, struct rds_conn *k,
         if (srv->clients)
                 srv->clients->prev = c;
         srv->clients = c;
+        k->linked = true;
         atomic_fetch_add_explicit(&srv->nclients, 1, memory_order_relaxed);
         pthread_mutex_unlock(&srv->clients_lock);
         return 0;
@@ -386,6 +401,7 @@ static void conn_unlink(struct rds_server *srv, struct rds_conn *k)
         if (c->next)
                 c->next->prev = c->prev;
         c->prev = c->next = NULL;
+        k->linked = false;
         /* Release: main's acquire load of 0 in rds_server_wait() sees
          * every client's teardown that came before. */
         atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_release);
@@ -736,8 +752,14 @@ static int conn_task(struct task_cx *cx, void *arg)
                         f->step = conn_process(k);
                         if (c->ps) {
                                 /* Subscribed: the pub/sub writer sends the
-                                 * replies, in order with the messages. */
-                                f->rc = rds_pubsub_client_flush(c);
+                                 * replies, in order with the messages.
+                                 * The last ones (QUIT's +OK) are left to
+                                 * rds_pubsub_client_close(), which queues
+                                 * them once unsubscribed: no message may
+                                 * follow them. */
+                                f->rc = f->step == STEP_CLOSE
+                                            ? c->out.err
+                                            : rds_pubsub_client_flush(c);
                         } else {
                                 f->out_len = task_buf_len(&c->out.buf);
                                 TASK_BUF_WRITE_ALL(f, c->fd, &c->out.buf,
@@ -773,7 +795,8 @@ static int conn_task(struct task_cx *cx, void *arg)
          * requests on the way.  So when we are the side that closes, send
          * FIN after the replies and wait (up to RDS_LINGER_MS) until the
          * peer has acknowledged them all; then a reset costs nothing.  A
-         * subscriber's socket is shared with its pub/sub writer: no.
+         * subscriber's socket is shared with its pub/sub writer, which
+         * sends the last bytes and lingers itself (pubsub.c).
          */
         if (f->active_close && !c->ps) {
                 shutdown(c->fd, SHUT_WR);
@@ -789,8 +812,7 @@ static int conn_task(struct task_cx *cx, void *arg)
         TASK_CLEANUP(f);
         if (c->ps)
                 rds_pubsub_client_close(c);
-        conn_unlink(c->srv, k);
-        rds_client_release(c);
+        rds_client_release(c); /* unlinks it, unless a writer still sends */
         TASK_END(f);
 }
 
@@ -802,8 +824,6 @@ static void accept_client(struct task_cx *cx, struct rds_server *srv, int fd,
         int one = 1;
         unsigned maxclients;
 
-        /* The most a read reserves ahead of the bytes a client has sent. */
-#define RDS_PREALLOC_MAX (1024 * 1024)
         /* Replies are written once per batch: Nagle would hold each
          * batch back waiting for the previous one's ACK. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -843,8 +863,7 @@ static void accept_client(struct task_cx *cx, struct rds_server *srv, int fd,
                 rds_log(RDS_LOG_WARNING,
                         "Cannot start a task for client id=%" PRIu64 ": %s",
                         k->c.id, task_strerror(rc));
-                conn_unlink(srv, k);
-                rds_client_release(&k->c);
+                rds_client_release(&k->c); /* unlinks it */
         }
 }
 

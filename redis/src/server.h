@@ -352,9 +352,10 @@ struct rds_client {
         atomic_uint refs;
 };
 
-/* Drop a reference to @c.  At zero the client is freed and its socket
- * closed: the fd stays open while anyone (the connection task, a pub/sub
- * writer) may still use it. */
+/* Drop a reference to @c.  At zero the client leaves srv->clients, its
+ * socket is closed and it is freed: the fd stays open, and the client
+ * counted, while anyone (the connection task, a pub/sub writer) may still
+ * use it.  Takes srv->clients_lock: never call it with that lock held. */
 void rds_client_release(struct rds_client *c);
 
 /*

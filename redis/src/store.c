@@ -64,8 +64,9 @@
  * table is walked with Redis's reverse-binary cursor (dictScan, both
  * tables while rehashing), then the next shard from bucket 0.  Neither a
  * rehash step nor a resize happens inside a scan step, so deleting expired
- * entries on the way is safe; between calls the tables may grow, shrink
- * and rehash, and dictScan's guarantee holds per shard.
+ * entries on the way is safe (the shrink they may call for starts after
+ * the walk); between calls the tables may grow, shrink and rehash, and
+ * dictScan's guarantee holds per shard.
  *
  * The lock.  One per shard, chosen at compile time (RDS_STORE_LOCK, the
  * #if block below): ck_spinlock_fas, ck_spinlock_ticket, ck_spinlock_mcs,
@@ -1248,15 +1249,17 @@ uint64_t rds_store_expires(const struct rds_store *s, int db)
         return n;
 }
 
+/* Every shard locked at once, as FLUSHALL: a multi-key write (MSET of a
+ * key in the first shard and one in the last) must land wholly before or
+ * wholly after the flush, never half in each. */
 uint64_t rds_store_flushdb(struct rds_store *s, int db)
 {
         uint64_t n = 0;
 
-        for (unsigned i = 0; i < s->nshards; i++) {
-                rds_store_lock(s, i);
+        rds_store_lock_all(s);
+        for (unsigned i = 0; i < s->nshards; i++)
                 n += dict_clear(&s->shards[i], &s->shards[i].dicts[db]);
-                rds_store_unlock(s, i);
-        }
+        rds_store_unlock_all(s);
         return n;
 }
 
@@ -1342,6 +1345,11 @@ uint64_t rds_store_scan(struct rds_store *s, int db, uint64_t cursor,
                         do {
                                 c = dict_scan_step(sh, d, c, &v);
                         } while (c != 0 && v.seen < count && --steps > 0);
+                        /* After the walk: the expired entries it deleted
+                         * may leave the table sparse, and nothing else
+                         * would visit it (no key with an expiry left). */
+                        if (v.expired)
+                                dict_maybe_shrink(sh, d);
                         rds_store_unlock(s, shard);
                 } else {
                         c = 0;

@@ -17,8 +17,9 @@
  * the shard -- never across a suspension of a task.  A command on several
  * keys computes their shards into a struct rds_lockset and locks them in
  * ascending order (rds_store_lock_set), so multi-key commands are atomic
- * and cannot deadlock; whole-keyspace operations (FLUSHALL, SWAPDB, KEYS)
- * lock shard by shard or all in order, as each function says.
+ * and cannot deadlock; whole-keyspace operations (FLUSHDB, FLUSHALL,
+ * SWAPDB, KEYS) lock shard by shard or all in order, as each function
+ * says.
  *
  * Entries.  One allocation per key: the header, the key bytes, then (for
  * strings) the value bytes.  A command reads an entry's value under the
@@ -167,7 +168,7 @@ void rds_store_set_expire(struct rds_store *s, int db, uint64_t hash,
 uint64_t rds_store_dbsize(const struct rds_store *s, int db);
 uint64_t rds_store_expires(const struct rds_store *s, int db);
 
-/* Empty @db (every shard, locking each in turn).  Returns the number of
+/* Empty @db (all shards locked at once: atomic).  Returns the number of
  * keys removed. */
 uint64_t rds_store_flushdb(struct rds_store *s, int db);
 /* Empty every database (all shards locked at once: atomic). */

@@ -79,6 +79,11 @@ class ExpireTest(DiffMixin, harness.ServerTest):
         self.xc('PEXPIREAT', 'k', LLONG_MAX)
         self.assertEqual(self.xc('PEXPIRETIME', 'k'), LLONG_MAX)
         self.assertGreater(r.pttl('k'), 2 ** 62)
+        # Rounding the largest times to seconds must not overflow (Redis
+        # 7.0 answers the rounded-up value, not a wrapped negative one).
+        self.assertEqual(self.xc('EXPIRETIME', 'k'), (LLONG_MAX + 500) // 1000)
+        self.xc('PEXPIREAT', 'k', LLONG_MAX - 499)
+        self.assertEqual(self.xc('EXPIRETIME', 'k'), (LLONG_MAX - 499 + 500) // 1000)
 
     def test_persist(self):
         r = self.r
@@ -379,7 +384,9 @@ class ExpireTest(DiffMixin, harness.ServerTest):
                    ('SET', 'k', 'v'), ('PEXPIRE', 'k', '0'), ('EXISTS', 'k'),
                    ('SET', 'k', 'v'), ('EXPIREAT', 'k', '9223372036854775'), ('EXPIRETIME', 'k'),
                    ('PEXPIREAT', 'k', '9223372036854775807'), ('PEXPIRETIME', 'k'),
-                   ('TTL',), ('PERSIST',), ('PERSIST', 'a', 'b')]
+                   ('EXPIRETIME', 'k'), ('PEXPIREAT', 'k', '9223372036854775308'),
+                   ('EXPIRETIME', 'k'), ('PEXPIREAT', 'k', '9223372036854775307'),
+                   ('EXPIRETIME', 'k'), ('TTL',), ('PERSIST',), ('PERSIST', 'a', 'b')]
         self.assert_same_replies(script)
 
 

@@ -239,6 +239,38 @@ class ShutdownTest(unittest.TestCase):
         s.close()
         srv.stop()
 
+    def test_subscriber_replies_of_a_running_batch_arrive(self):
+        """The same for a RESP3 subscriber, whose replies go out through
+        its pub/sub writer: the shutdown waits for the writer to send what
+        was queued (it used to free the runtime as soon as the connection
+        task ended, cutting the replies short)."""
+        srv = harness.Server()
+        other = srv.raw()
+        value = b'v' * (1 << 20)
+        self.assertEqual(harness.roundtrip(other, mbulk('SET', 'big', value)), b'+OK\r\n')
+        s = srv.raw()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.sendall(mbulk('HELLO', '3'))
+        hello = harness.read_some(s)
+        self.assertTrue(hello.startswith(b'%'), hello[:100])
+        s.sendall(mbulk('SUBSCRIBE', 'ch'))
+        self.assertEqual(harness.read_some(s), b'>3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n')
+        n = 8
+        unit = b'$%d\r\n' % len(value) + value + b'\r\n'
+        s.sendall(mbulk('GET', 'big') * n)
+        first = s.recv(len(unit))  # the batch is executing (all queued)
+        self.assertTrue(first)
+        time.sleep(0.2)
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # the client is slow: the server is already exiting
+        got = first + harness.read_some(s, timeout=10, until_close=True)
+        self.assertEqual(srv.proc.wait(10), 0, srv.log_text())
+        self.assertEqual(len(got), n * len(unit))
+        self.assertEqual(got, unit * n)
+        s.close()
+        other.close()
+        srv.stop()
+
     def test_shutdown_command(self):
         srv = harness.Server()
         other = srv.raw()

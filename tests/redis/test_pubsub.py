@@ -454,6 +454,33 @@ class SubscribedMode(PubSubBase):
         self.assertEqual(harness.roundtrip(s, cmd('QUIT'), expect_close=True), b'+OK\r\n')
         self.assertTrue(wait_until(lambda: self.numsub('c') == 0))
 
+    def test_quit_reply_is_the_last_thing_sent(self):
+        """QUIT while someone floods the channel: +OK is the last bytes
+        before EOF, as in Redis (a message published after the QUIT ran
+        used to be queued after its +OK)."""
+        stop = threading.Event()
+        pub = self.raw()
+
+        def flood():
+            while not stop.is_set():
+                pub.sendall(cmd('PUBLISH', 'qf', 'm') * 200)
+                recv_exact(pub, 4 * 200)
+        t = threading.Thread(target=flood)
+        t.start()
+        try:
+            bad = []
+            for _ in range(100):
+                s = self.sub('qf')
+                s.sendall(cmd('QUIT'))
+                got = harness.read_some(s, timeout=5, until_close=True)
+                if not got.endswith(b'+OK\r\n'):
+                    bad.append(got[-40:])
+                s.close()
+        finally:
+            stop.set()
+            t.join(10)
+        self.assertEqual(bad, [])
+
     def test_unsubscribed_on_disconnect(self):
         s = self.sub('gone', 'gone2')
         s.sendall(cmd('PSUBSCRIBE', 'g*'))
@@ -505,6 +532,33 @@ class Delivery(PubSubBase):
         want = b''.join(message('ord', 'm%d' % i) + pmessage('o*', 'ord', 'm%d' % i)
                         for i in range(n))
         self.assertEqual(recv_exact(s, len(want)), want)
+        pub.close()
+
+    def test_quit_with_a_backlog_then_more_input(self):
+        """A subscriber QUITs with 4 MB of messages still queued, reads
+        slowly, and sends more after the QUIT: it gets every message, then
+        +OK, then EOF.  (Its writer used to close the socket as soon as the
+        last bytes were in the kernel: a close with unread input sends a
+        reset, which threw away what the kernel had not sent yet.)"""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((self.server.host, self.server.port))
+        self.addCleanup(s.close)
+        s.sendall(cmd('SUBSCRIBE', 'qb'))
+        self.assertEqual(recv_exact(s, len(confirm('subscribe', 'qb', 1))),
+                         confirm('subscribe', 'qb', 1))
+        pub = self.raw()
+        n, msg = 40, b'q' * 100000
+        pub.sendall(cmd('PUBLISH', 'qb', msg) * n)
+        self.assertEqual(recv_exact(pub, 4 * n), b':1\r\n' * n)
+        s.sendall(cmd('QUIT'))
+        time.sleep(0.3)
+        s.sendall(cmd('PING'))  # never read: the connection has ended
+        time.sleep(0.3)
+        got = harness.read_some(s, timeout=10, until_close=True)
+        want = message('qb', msg) * n + b'+OK\r\n'
+        self.assertEqual(len(got), len(want))
+        self.assertEqual(got, want)
         pub.close()
 
     def test_fanout_100_subscribers(self):

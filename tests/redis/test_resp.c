@@ -21,6 +21,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -31,6 +32,8 @@
 #include <time.h>
 
 #include <libtask/buf.h>
+
+#include <malloc.h>
 
 #include "resp.h"
 
@@ -646,6 +649,71 @@ Test(memory, huge_request_is_given_back, .timeout = 60)
         cr_assert_eq(memcmp(p.argv[0].p, "PING", 4), 0);
         rds_parser_free(&p);
         free(req);
+}
+
+/*
+ * Failure injection for the parser's shrinking reallocs: while
+ * fail_realloc_size is not 0, a realloc to exactly that many bytes fails.
+ * Every other call goes to the real realloc (the sanitizer's under ASan).
+ * Criterion runs each test in its own process, so a test's setting
+ * cannot leak into another.
+ */
+static size_t fail_realloc_size;
+
+void *realloc(void *ptr, size_t size)
+{
+        static void *(*real)(void *, size_t);
+
+        if (fail_realloc_size && size == fail_realloc_size)
+                return NULL;
+        if (!real)
+                real = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+        return real(ptr, size);
+}
+
+/* After a big request, the next one shrinks argv and offs back to 256
+ * slots; when one of the two shrinks fails, argcap must still describe
+ * both arrays (it used to keep the big capacity, so the next big request
+ * wrote past the array that had shrunk). */
+static void shrink_fails(size_t fail_size)
+{
+        size_t n = 300, len = 0, i;
+        unsigned char *req = malloc(16 + n * 7);
+        struct rds_parser p;
+
+        len += (size_t)sprintf((char *)req, "*%zu\r\n", n);
+        for (i = 0; i < n; i++) {
+                memcpy(req + len, "$1\r\nx\r\n", 7);
+                req[len + 4] = (unsigned char)('a' + i % 26);
+                len += 7;
+        }
+        rds_parser_init(&p);
+        cr_assert_eq(rds_parse(&p, req, len), RDS_PARSE_OK);
+        cr_assert_gt(p.argcap, 256);
+        fail_realloc_size = fail_size;
+        cr_assert_eq(rds_parse(&p, S("*1\r\n$4\r\nPING\r\n")), RDS_PARSE_OK);
+        fail_realloc_size = 0;
+        cr_assert_geq(malloc_usable_size(p.argv), p.argcap * sizeof(*p.argv));
+        cr_assert_geq(malloc_usable_size(p.offs), p.argcap * sizeof(*p.offs));
+        /* And the next big request is parsed whole. */
+        cr_assert_eq(rds_parse(&p, req, len), RDS_PARSE_OK);
+        cr_assert_eq(p.argc, n);
+        for (i = 0; i < n; i++)
+                cr_assert_eq(p.argv[i].p[0], 'a' + i % 26);
+        cr_assert_geq(malloc_usable_size(p.argv), p.argcap * sizeof(*p.argv));
+        cr_assert_geq(malloc_usable_size(p.offs), p.argcap * sizeof(*p.offs));
+        rds_parser_free(&p);
+        free(req);
+}
+
+Test(memory, failed_shrink_of_offs_keeps_argcap_right)
+{
+        shrink_fails(256 * sizeof(size_t));
+}
+
+Test(memory, failed_shrink_of_argv_keeps_argcap_right)
+{
+        shrink_fails(256 * sizeof(struct rds_arg));
 }
 
 Test(memory, want_for_big_bulks)

@@ -663,6 +663,29 @@ class ConfigFileTest(unittest.TestCase):
         finally:
             self.assertEqual(srv.stop(), 0)
 
+    def test_nul_in_config_file_ends_only_its_line(self):
+        # Redis drops the rest of a line after a NUL (fgets + sdscat); the
+        # lines after it and the command line's options still apply.
+        path = os.path.join(self.dir.name, 'nul.conf')
+        with open(path, 'wb') as f:
+            f.write(b'port 0\nmaxclients 5\x00 ignored\nhz 20\n')
+        srv = harness.Server(path, '--port', '0', '--timeout', '9')
+        try:
+            r = srv.client()
+            got = r.config_get('*')
+            self.assertEqual(got['maxclients'], '5')
+            self.assertEqual(got['hz'], '20')
+            self.assertEqual(got['timeout'], '9')
+            r.close()
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        # So an error after the NUL is reported, as Redis does.
+        with open(path, 'wb') as f:
+            f.write(b'port 0\x00\n')
+        out = run_server([path, '--port', 'abc'])
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(b">>> 'port \"abc\"'", out.stderr)
+
     def test_config_from_stdin(self):
         srv_dir = tempfile.TemporaryDirectory(prefix='rds-stdin-')
         self.addCleanup(srv_dir.cleanup)

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,6 +476,8 @@ struct seen {
         unsigned other; /* keys not of the form key:N below n */
 };
 
+static void count_all(void *ctx, const struct rds_entry *e);
+
 static void count_key(void *ctx, const struct rds_entry *e)
 {
         struct seen *sn = ctx;
@@ -588,6 +591,37 @@ Test(store, scan_skips_and_reclaims_expired_keys)
         cr_assert_eq(rds_store_dbsize(s, 0), 50);
         cr_assert_eq(expired_keys(s), 50);
         free(sn.count);
+        rds_store_free(s);
+}
+
+/* A SCAN that reclaims most of a table's keys shrinks it, as a DEL would:
+ * with no key with an expiry left, nothing else would visit it again. */
+Test(store, scan_that_reclaims_keys_shrinks_the_table)
+{
+        struct rds_store *s = mk(1, 1);
+        uint64_t cur = 0, size0, size1, n = 0;
+        char k[32];
+
+        for (unsigned i = 0; i < 4096; i++) {
+                snprintf(k, sizeof(k), "key:%u", i);
+                cr_assert_eq(set_str(s, 0, k, "v", i < 4 ? 0 : NOW - 1), 0);
+        }
+        settle(s, 0, 64);
+        rds__store_buckets(s, 0, 0, &size0, &size1);
+        cr_assert_geq(size0, 4096);
+        do
+                cur = rds_store_scan(s, 0, cur, 100, NOW, count_all, &n);
+        while (cur);
+        cr_assert_eq(n, 4);
+        cr_assert_eq(rds_store_dbsize(s, 0), 4);
+        cr_assert_eq(rds_store_expires(s, 0), 0);
+        /* The shrink has begun (or is done); idle, the table finishes it. */
+        rds__store_buckets(s, 0, 0, &size0, &size1);
+        cr_assert(size1 != 0 || size0 < 4096, "buckets %llu / %llu",
+                  (unsigned long long)size0, (unsigned long long)size1);
+        settle(s, 0, 64);
+        rds__store_buckets(s, 0, 0, &size0, &size1);
+        cr_assert_eq(size0, 4);
         rds_store_free(s);
 }
 
@@ -967,6 +1001,98 @@ Test(store, threads_keep_the_keyspace_consistent, .timeout = 120)
         cr_assert_eq(rds_store_dbsize(s, 0), n);
         cr_assert_geq(expired_keys(s), expired0);
         rds_store_free(s);
+}
+
+/*
+ * FLUSHDB is one command: a multi-key write (MSET a b, a and b in the first
+ * and the last shard) is either wholly before it or wholly after it, so a
+ * reader holding both shards never sees one key without the other.
+ */
+struct flush_pair {
+        struct rds_store *s;
+        char a[32], b[32];
+        uint64_t ha, hb;
+        struct rds_lockset ls;
+        atomic_bool stop;
+        atomic_uint torn;
+};
+
+static void *flush_pair_writer(void *arg)
+{
+        struct flush_pair *fp = arg;
+
+        while (!atomic_load(&fp->stop)) {
+                rds_store_lock_set(fp->s, &fp->ls);
+                if (rds_store_set_string(fp->s, 0, fp->a, strlen(fp->a), fp->ha,
+                                         "1", 1, 0, NULL) ||
+                    rds_store_set_string(fp->s, 0, fp->b, strlen(fp->b), fp->hb,
+                                         "1", 1, 0, NULL))
+                        abort();
+                rds_store_unlock_set(fp->s, &fp->ls);
+        }
+        return NULL;
+}
+
+static void *flush_pair_reader(void *arg)
+{
+        struct flush_pair *fp = arg;
+
+        while (!atomic_load(&fp->stop)) {
+                bool in_a, in_b;
+
+                rds_store_lock_set(fp->s, &fp->ls);
+                in_a = rds_store_find(fp->s, 0, fp->a, strlen(fp->a), fp->ha,
+                                      NOW) != NULL;
+                in_b = rds_store_find(fp->s, 0, fp->b, strlen(fp->b), fp->hb,
+                                      NOW) != NULL;
+                rds_store_unlock_set(fp->s, &fp->ls);
+                if (in_a != in_b)
+                        atomic_fetch_add(&fp->torn, 1);
+        }
+        return NULL;
+}
+
+Test(store, flushdb_is_atomic_against_multi_key_writes, .timeout = 60)
+{
+        struct flush_pair fp = {.s = mk(64, 1)};
+        unsigned last = rds_store_nshards(fp.s) - 1;
+        pthread_t w, r;
+        bool have_a = false, have_b = false;
+
+        for (unsigned i = 0; !(have_a && have_b); i++) {
+                char k[32];
+                uint64_t h;
+                unsigned sh;
+
+                snprintf(k, sizeof(k), "pair:%u", i);
+                h = rds_store_hash(fp.s, k, strlen(k));
+                sh = rds_store_shard_of(fp.s, h);
+                if (sh == 0 && !have_a) {
+                        strcpy(fp.a, k);
+                        fp.ha = h;
+                        have_a = true;
+                } else if (sh == last && !have_b) {
+                        strcpy(fp.b, k);
+                        fp.hb = h;
+                        have_b = true;
+                }
+        }
+        rds_lockset_clear(&fp.ls);
+        rds_lockset_add(&fp.ls, 0);
+        rds_lockset_add(&fp.ls, last);
+        cr_assert_eq(pthread_create(&w, NULL, flush_pair_writer, &fp), 0);
+        cr_assert_eq(pthread_create(&r, NULL, flush_pair_reader, &fp), 0);
+        /* Half a second of flushes (a torn read shows up within a few
+         * milliseconds when FLUSHDB takes the shards one at a time). */
+        for (uint64_t end = mono_us() + 500000;
+             mono_us() < end && atomic_load(&fp.torn) == 0;)
+                rds_store_flushdb(fp.s, 0);
+        atomic_store(&fp.stop, true);
+        pthread_join(w, NULL);
+        pthread_join(r, NULL);
+        cr_assert_eq(atomic_load(&fp.torn), 0,
+                     "a reader saw half of a two-key write");
+        rds_store_free(fp.s);
 }
 
 /* ---- Errors ------------------------------------------------------------------------ */
