@@ -470,6 +470,25 @@ static const struct rds_command *find_subcommand(const struct rds_command *cmd,
  * run, or NULL.  @clock: read the clock for this command (otherwise
  * c->now_ms, read a moment ago, is still good).
  */
+/*
+ * Whether @c must AUTH first: it has not, and a password is set *now*
+ * (Redis's authRequired).  A client that connected while requirepass was
+ * set gets through once CONFIG SET requirepass "" clears it, and is held
+ * again if a password is set later.  Only unauthenticated clients take
+ * cfg_lock here.
+ */
+static bool auth_required(struct rds_client *c)
+{
+        bool set;
+
+        if (c->authenticated)
+                return false;
+        pthread_mutex_lock(&c->srv->cfg_lock);
+        set = c->srv->cfg.requirepass[0] != '\0';
+        pthread_mutex_unlock(&c->srv->cfg_lock);
+        return set;
+}
+
 static const struct rds_command *
 dispatch(struct rds_client *c, int argc, const struct rds_arg *argv, bool clock)
 {
@@ -509,7 +528,7 @@ dispatch(struct rds_client *c, int argc, const struct rds_arg *argv, bool clock)
                                          cmd->name, eff->name);
                 return NULL;
         }
-        if (!c->authenticated && !(eff->flags & RDS_CMD_NOAUTH)) {
+        if (!(eff->flags & RDS_CMD_NOAUTH) && auth_required(c)) {
                 rds_reply_error(&c->out, RDS_ERR_NOAUTH);
                 return NULL;
         }
@@ -570,7 +589,7 @@ static enum conn_step conn_process(struct rds_conn *k)
                 size_t len = task_buf_len(&k->in);
                 if (len == 0)
                         break;
-                p->unauthenticated = !c->authenticated;
+                p->unauthenticated = auth_required(c);
                 int rc = rds_parse(p, task_buf_data(&k->in), len);
                 if (rc == RDS_PARSE_MORE)
                         break;

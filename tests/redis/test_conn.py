@@ -426,6 +426,23 @@ class AuthTest(harness.ServerTest):
         finally:
             self.assertEqual(c.cmd('CONFIG', 'SET', 'requirepass', 's3cret'), b'OK')
 
+    def test_clearing_requirepass_lets_waiting_clients_in(self):
+        # As Redis's authRequired(): the check is against the password set
+        # now, not the one set when the client connected.
+        admin = self.conn()
+        self.assertEqual(admin.cmd('AUTH', 's3cret'), b'OK')
+        waiting = self.conn()
+        self.assertEqual(waiting.call('PING'), b'-NOAUTH Authentication required.\r\n')
+        try:
+            self.assertEqual(admin.cmd('CONFIG', 'SET', 'requirepass', ''), b'OK')
+            self.assertEqual(waiting.call('PING'), b'+PONG\r\n')
+            # The pre-auth protocol limits are lifted with it.
+            self.assertEqual(waiting.cmd('DEL', *['k%d' % i for i in range(20)]), 0)
+        finally:
+            self.assertEqual(admin.cmd('CONFIG', 'SET', 'requirepass', 's3cret'), b'OK')
+        # It never authenticated: with a password again, it is held again.
+        self.assertEqual(waiting.call('PING'), b'-NOAUTH Authentication required.\r\n')
+
 
 if __name__ == '__main__':
     harness.main()
