@@ -603,17 +603,6 @@ static void param_format(const struct param *p, const struct rds_config *cfg,
 
 /* ---- Splitting a line (sdssplitargs) ------------------------------------------- */
 
-static int hexval(int c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* The words of a line. */
 struct words {
         char *buf;   /* the decoded words, NUL-separated */
@@ -635,20 +624,24 @@ static void words_free(struct words *w)
  */
 static int split_words(const char *line, size_t len, struct words *w)
 {
-        const char *p = line, *end = line + len;
-        char *o;
+        const unsigned char *p = (const unsigned char *)line, *end = p + len;
+        unsigned char *o;
 
         memset(w, 0, sizeof(*w));
         w->buf = malloc(len + 1);
         if (!w->buf)
                 return -ENOMEM;
-        o = w->buf;
+        o = (unsigned char *)w->buf;
         for (;;) {
-                while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' ||
-                                   *p == '\r' || *p == '\v' || *p == '\f'))
-                        p++;
-                if (p == end)
+                size_t wlen;
+                int rc = rds_split_word(&p, end, o, &wlen);
+
+                if (rc == 0)
                         return 0;
+                if (rc < 0) {
+                        words_free(w);
+                        return -EINVAL;
+                }
                 if (w->argc == w->cap) {
                         int ncap = w->cap ? w->cap * 2 : 8;
                         char **n = realloc(w->argv, sizeof(*n) * (size_t)ncap);
@@ -659,97 +652,10 @@ static int split_words(const char *line, size_t len, struct words *w)
                         w->argv = n;
                         w->cap = ncap;
                 }
-                w->argv[w->argc++] = o;
-                bool inq = false, insq = false, done = false;
-                while (!done) {
-                        if (inq) {
-                                if (p == end)
-                                        goto unbalanced;
-                                if (*p == '\\' && end - p >= 4 && p[1] == 'x' &&
-                                    hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-                                        *o++ = (char)(hexval(p[2]) * 16 +
-                                                      hexval(p[3]));
-                                        p += 3;
-                                } else if (*p == '\\' && end - p >= 2) {
-                                        p++;
-                                        switch (*p) {
-                                        case 'n':
-                                                *o++ = '\n';
-                                                break;
-                                        case 'r':
-                                                *o++ = '\r';
-                                                break;
-                                        case 't':
-                                                *o++ = '\t';
-                                                break;
-                                        case 'b':
-                                                *o++ = '\b';
-                                                break;
-                                        case 'a':
-                                                *o++ = '\a';
-                                                break;
-                                        default:
-                                                *o++ = *p;
-                                                break;
-                                        }
-                                } else if (*p == '"') {
-                                        /* The closing quote must end the
-                                         * word. */
-                                        if (p + 1 < end && p[1] != ' ' &&
-                                            p[1] != '\t' && p[1] != '\n' &&
-                                            p[1] != '\r')
-                                                goto unbalanced;
-                                        done = true;
-                                } else {
-                                        *o++ = *p;
-                                }
-                        } else if (insq) {
-                                if (p == end)
-                                        goto unbalanced;
-                                if (*p == '\\' && end - p >= 2 &&
-                                    p[1] == '\'') {
-                                        p++;
-                                        *o++ = '\'';
-                                } else if (*p == '\'') {
-                                        if (p + 1 < end && p[1] != ' ' &&
-                                            p[1] != '\t' && p[1] != '\n' &&
-                                            p[1] != '\r')
-                                                goto unbalanced;
-                                        done = true;
-                                } else {
-                                        *o++ = *p;
-                                }
-                        } else {
-                                if (p == end)
-                                        break;
-                                switch (*p) {
-                                case ' ':
-                                case '\n':
-                                case '\r':
-                                case '\t':
-                                case '\0':
-                                        done = true;
-                                        break;
-                                case '"':
-                                        inq = true;
-                                        break;
-                                case '\'':
-                                        insq = true;
-                                        break;
-                                default:
-                                        *o++ = *p;
-                                        break;
-                                }
-                        }
-                        if (p < end)
-                                p++;
-                }
-                *o++ = '\0';
+                w->argv[w->argc++] = (char *)o;
+                o += wlen;
+                *o++ = '\0'; /* the word's blank or the line's end */
         }
-
-unbalanced:
-        words_free(w);
-        return -EINVAL;
 }
 
 /* ---- Directives ---------------------------------------------------------------- */

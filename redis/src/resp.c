@@ -206,24 +206,6 @@ static int rds_parse_done(struct rds_parser *p, size_t consumed)
         return RDS_PARSE_OK;
 }
 
-/* isspace() in the "C" locale, which is what sdssplitargs uses to skip
- * blanks and to check what follows a closing quote. */
-static inline bool rds_is_space(unsigned char c)
-{
-        return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-static inline int rds_hex_val(unsigned char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /*
  * Split an inline line (@s, @n bytes, without its line end) into
  * arguments in p->ibuf, as sdssplitargs does.  Returns RDS_PARSE_OK,
@@ -249,102 +231,20 @@ static int rds_split_inline(struct rds_parser *p, const unsigned char *s,
         }
         w = p->ibuf;
         for (;;) {
-                bool inq = false, insq = false, done = false;
-                unsigned char *tok;
+                size_t wlen;
 
-                while (s < end && rds_is_space(*s))
-                        s++;
-                if (s == end)
+                rc = rds_split_word(&s, end, w, &wlen);
+                if (rc == 0)
                         return RDS_PARSE_OK;
-                tok = w;
-                while (!done) {
-                        /* -1: the end of the line (sdssplitargs's NUL). */
-                        int c = s < end ? *s : -1;
-
-                        if (inq) {
-                                if (c == '\\' && end - s >= 4 && s[1] == 'x' &&
-                                    rds_hex_val(s[2]) >= 0 &&
-                                    rds_hex_val(s[3]) >= 0) {
-                                        *w++ =
-                                            (unsigned char)(rds_hex_val(s[2]) *
-                                                                16 +
-                                                            rds_hex_val(s[3]));
-                                        s += 3;
-                                } else if (c == '\\' && end - s >= 2) {
-                                        s++;
-                                        switch (*s) {
-                                        case 'n':
-                                                *w++ = '\n';
-                                                break;
-                                        case 'r':
-                                                *w++ = '\r';
-                                                break;
-                                        case 't':
-                                                *w++ = '\t';
-                                                break;
-                                        case 'b':
-                                                *w++ = '\b';
-                                                break;
-                                        case 'a':
-                                                *w++ = '\a';
-                                                break;
-                                        default:
-                                                *w++ = *s;
-                                                break;
-                                        }
-                                } else if (c == '"') {
-                                        /* The closing quote must be
-                                         * followed by a blank or the end. */
-                                        if (end - s >= 2 && !rds_is_space(s[1]))
-                                                goto unbalanced;
-                                        done = true;
-                                } else if (c < 0) {
-                                        goto unbalanced;
-                                } else {
-                                        *w++ = (unsigned char)c;
-                                }
-                        } else if (insq) {
-                                if (c == '\\' && end - s >= 2 && s[1] == '\'') {
-                                        s++;
-                                        *w++ = '\'';
-                                } else if (c == '\'') {
-                                        if (end - s >= 2 && !rds_is_space(s[1]))
-                                                goto unbalanced;
-                                        done = true;
-                                } else if (c < 0) {
-                                        goto unbalanced;
-                                } else {
-                                        *w++ = (unsigned char)c;
-                                }
-                        } else {
-                                switch (c) {
-                                case ' ':
-                                case '\n':
-                                case '\r':
-                                case '\t':
-                                case -1:
-                                        done = true;
-                                        break;
-                                case '"':
-                                        inq = true;
-                                        break;
-                                case '\'':
-                                        insq = true;
-                                        break;
-                                default:
-                                        *w++ = (unsigned char)c;
-                                        break;
-                                }
-                        }
-                        if (s < end)
-                                s++;
-                }
+                if (rc < 0)
+                        goto unbalanced;
                 rc = rds_parser_reserve(p, p->argc + 1);
                 if (rc < 0)
                         return rc;
-                p->argv[p->argc].p = tok;
-                p->argv[p->argc].len = (size_t)(w - tok);
+                p->argv[p->argc].p = w;
+                p->argv[p->argc].len = wlen;
                 p->argc++;
+                w += wlen;
         }
 
 unbalanced:

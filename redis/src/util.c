@@ -547,3 +547,122 @@ void rds_random_seed(uint64_t k[2])
                        (uint64_t)getpid();
         }
 }
+
+/* ---- Splitting a line as sdssplitargs --------------------------------------- */
+
+/* isspace() in the "C" locale, which is what sdssplitargs uses to skip
+ * blanks and to check what follows a closing quote. */
+static inline bool split_is_space(unsigned char c)
+{
+        return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static inline int split_hex_val(unsigned char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int rds_split_word(const unsigned char **sp, const unsigned char *end,
+                   unsigned char *out, size_t *outlen)
+{
+        const unsigned char *s = *sp;
+        unsigned char *w = out;
+        bool inq = false, insq = false, done = false;
+
+        while (s < end && split_is_space(*s))
+                s++;
+        if (s == end) {
+                *sp = s;
+                return 0;
+        }
+        while (!done) {
+                /* -1: the end of the line (sdssplitargs's NUL). */
+                int c = s < end ? *s : -1;
+
+                if (inq) {
+                        if (c == '\\' && end - s >= 4 && s[1] == 'x' &&
+                            split_hex_val(s[2]) >= 0 &&
+                            split_hex_val(s[3]) >= 0) {
+                                *w++ =
+                                    (unsigned char)(split_hex_val(s[2]) * 16 +
+                                                    split_hex_val(s[3]));
+                                s += 3;
+                        } else if (c == '\\' && end - s >= 2) {
+                                s++;
+                                switch (*s) {
+                                case 'n':
+                                        *w++ = '\n';
+                                        break;
+                                case 'r':
+                                        *w++ = '\r';
+                                        break;
+                                case 't':
+                                        *w++ = '\t';
+                                        break;
+                                case 'b':
+                                        *w++ = '\b';
+                                        break;
+                                case 'a':
+                                        *w++ = '\a';
+                                        break;
+                                default:
+                                        *w++ = *s;
+                                        break;
+                                }
+                        } else if (c == '"') {
+                                /* The closing quote must be followed by a
+                                 * blank or the end. */
+                                if (end - s >= 2 && !split_is_space(s[1]))
+                                        return -EINVAL;
+                                done = true;
+                        } else if (c < 0) {
+                                return -EINVAL;
+                        } else {
+                                *w++ = (unsigned char)c;
+                        }
+                } else if (insq) {
+                        if (c == '\\' && end - s >= 2 && s[1] == '\'') {
+                                s++;
+                                *w++ = '\'';
+                        } else if (c == '\'') {
+                                if (end - s >= 2 && !split_is_space(s[1]))
+                                        return -EINVAL;
+                                done = true;
+                        } else if (c < 0) {
+                                return -EINVAL;
+                        } else {
+                                *w++ = (unsigned char)c;
+                        }
+                } else {
+                        switch (c) {
+                        case ' ':
+                        case '\n':
+                        case '\r':
+                        case '\t':
+                        case -1:
+                                done = true;
+                                break;
+                        case '"':
+                                inq = true;
+                                break;
+                        case '\'':
+                                insq = true;
+                                break;
+                        default:
+                                *w++ = (unsigned char)c;
+                                break;
+                        }
+                }
+                if (s < end)
+                        s++;
+        }
+        *sp = s;
+        *outlen = (size_t)(w - out);
+        return 1;
+}

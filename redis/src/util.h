@@ -119,4 +119,18 @@ uint64_t rds_siphash(const void *data, size_t len, const uint64_t key[2]);
 /* Fill @key with random bits (getrandom; the clock if that fails). */
 void rds_random_seed(uint64_t key[2]);
 
+/*
+ * rds_split_word - the next word of a line split as Redis's sdssplitargs
+ * does (inline requests, redis.conf lines): blanks separate words; "..."
+ * takes \n \r \t \b \a \\ \" and \xHH escapes, '...' takes \' only; a
+ * closing quote must be followed by a blank or the end of the line.
+ * @sp: in/out, the cursor into the line; @end: the line's end.  The word's
+ * decoded bytes go to @out, which needs room for end - *sp bytes at most
+ * (a word never decodes to more bytes than it spans).  Returns 1 with
+ * *@outlen set, 0 when only blanks are left, or -EINVAL (unbalanced
+ * quotes; *@sp is left as it was).
+ */
+int rds_split_word(const unsigned char **sp, const unsigned char *end,
+                   unsigned char *out, size_t *outlen);
+
 #endif /* RDS_UTIL_H */

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -583,4 +584,49 @@ Test(clock, unix_time_agrees_with_time)
         cr_assert_lt(llabs(ms / 1000 - (int64_t)t), 2);
         cr_assert_lt(llabs(us / 1000 - ms), 1000);
         cr_assert_geq(rds_unix_ms(), ms);
+}
+
+/* The sdssplitargs word splitter shared by inline requests and redis.conf
+ * (the quoting cases themselves are pinned through the parser in
+ * test_resp.c and through config files in test_server_cmds.py). */
+Test(split_word, walks_the_line_word_by_word)
+{
+        static const char line[] = "  set \"a\\x41\\n\" 'it\\'s'\tx  ";
+        const unsigned char *s = (const unsigned char *)line;
+        const unsigned char *end = s + sizeof line - 1;
+        unsigned char out[sizeof line];
+        size_t n;
+
+        cr_assert_eq(rds_split_word(&s, end, out, &n), 1);
+        cr_assert_eq(n, 3);
+        cr_assert_eq(memcmp(out, "set", 3), 0);
+        cr_assert_eq(rds_split_word(&s, end, out, &n), 1);
+        cr_assert_eq(n, 3);
+        cr_assert_eq(memcmp(out, "aA\n", 3), 0);
+        cr_assert_eq(rds_split_word(&s, end, out, &n), 1);
+        cr_assert_eq(n, 4);
+        cr_assert_eq(memcmp(out, "it's", 4), 0);
+        cr_assert_eq(rds_split_word(&s, end, out, &n), 1);
+        cr_assert_eq(n, 1);
+        cr_assert_eq(out[0], 'x');
+        cr_assert_eq(rds_split_word(&s, end, out, &n), 0);
+        cr_assert_eq(s, end);
+}
+
+Test(split_word, refuses_unbalanced_quotes_and_keeps_the_cursor)
+{
+        static const char *bad[] = {"\"open", "'open", "\"a\"b", "'a'b"};
+
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                const unsigned char *s = (const unsigned char *)bad[i];
+                const unsigned char *start = s;
+                unsigned char out[16];
+                size_t n = 99;
+
+                cr_assert_eq(
+                    rds_split_word(&s, start + strlen(bad[i]), out, &n),
+                    -EINVAL, "%s", bad[i]);
+                cr_assert_eq(s, start, "%s", bad[i]);
+                cr_assert_eq(n, 99, "%s", bad[i]);
+        }
 }
