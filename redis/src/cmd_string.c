@@ -88,6 +88,27 @@ static inline int slot_set(struct slot *sl, const struct rds_client *c,
                                     val, vlen, expire_ms, out);
 }
 
+/*
+ * Store a counter's new digits (INCR family, INCRBYFLOAT): a new key, or
+ * the live entry @e rewritten in place, resized only when the number of
+ * digits changed; the expiry is kept.  Returns 0 or -ENOMEM (nothing
+ * changed).
+ */
+static int slot_store_number(struct slot *sl, const struct rds_client *c,
+                             struct rds_entry *e, const char *digits,
+                             size_t len)
+{
+        int rc = 0;
+
+        if (!e)
+                return slot_set(sl, c, digits, len, 0, NULL);
+        if (len != e->vlen)
+                rc = rds_store_resize_string(sl->s, c->db, sl->hash, &e, len);
+        if (rc == 0)
+                memcpy(rds_entry_val(e), digits, len);
+        return rc;
+}
+
 static inline void count_lookups(uint64_t hits, uint64_t misses)
 {
         struct rds_stats *st = rds_stats_local();
@@ -770,15 +791,7 @@ static void incr_generic(struct rds_client *c, const struct rds_arg *key,
         }
         value += incr;
         len = rds_ll2str(buf, value);
-        if (!e) {
-                rc = slot_set(&sl, c, buf, len, 0, NULL);
-        } else {
-                if (len != e->vlen)
-                        rc = rds_store_resize_string(sl.s, c->db, sl.hash, &e,
-                                                     len);
-                if (rc == 0)
-                        memcpy(rds_entry_val(e), buf, len);
-        }
+        rc = slot_store_number(&sl, c, e, buf, len);
         slot_unlock(&sl);
         if (rc < 0)
                 reply_oom(c, false);
@@ -864,15 +877,7 @@ static void cmd_incrbyfloat(struct rds_client *c, int argc,
                                 "ERR increment would produce NaN or Infinity");
                 return;
         }
-        if (!e) {
-                rc = slot_set(&sl, c, buf, len, 0, NULL);
-        } else {
-                if (len != e->vlen)
-                        rc = rds_store_resize_string(sl.s, c->db, sl.hash, &e,
-                                                     len);
-                if (rc == 0)
-                        memcpy(rds_entry_val(e), buf, len);
-        }
+        rc = slot_store_number(&sl, c, e, buf, len);
         slot_unlock(&sl);
         if (rc < 0)
                 reply_oom(c, false);
