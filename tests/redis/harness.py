@@ -159,6 +159,46 @@ def is_closed(sock, timeout=IO_TIMEOUT):
         return False
 
 
+# ---- Building requests and reading replies by hand ------------------------------
+
+
+def bulk(v):
+    """One RESP bulk string."""
+    if isinstance(v, str):
+        v = v.encode()
+    return b'$%d\r\n%s\r\n' % (len(v), v)
+
+
+def mbulk(*args):
+    """A multibulk request of @args (str or bytes)."""
+    return b'*%d\r\n' % len(args) + b''.join(bulk(a) for a in args)
+
+
+def recv_exact(sock, n, timeout=IO_TIMEOUT):
+    """Read exactly @n bytes (fewer only at EOF or timeout)."""
+    sock.settimeout(timeout)
+    buf = bytearray()
+    deadline = time.monotonic() + timeout
+    while len(buf) < n and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(min(1 << 20, n - len(buf)))
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def rss_kb(pid):
+    """The resident set size of process @pid in KiB (VmRSS)."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise RuntimeError('no VmRSS for pid %d' % pid)
+
+
 class ServerTest(unittest.TestCase):
     """A test class with one server for all its tests (flushed between)."""
 

@@ -14,15 +14,7 @@ import time
 import unittest
 
 import harness
-
-
-def mbulk(*args):
-    out = [b'*%d\r\n' % len(args)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        out.append(b'$%d\r\n%s\r\n' % (len(a), a))
-    return b''.join(out)
+from harness import mbulk
 
 
 def run_server(args, timeout=10):

@@ -14,42 +14,7 @@ import time
 import unittest
 
 import harness
-
-
-def mbulk(*args):
-    out = [b'*%d\r\n' % len(args)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        out.append(b'$%d\r\n%s\r\n' % (len(a), a))
-    return b''.join(out)
-
-
-def bulk(v):
-    return b'$%d\r\n%s\r\n' % (len(v), v)
-
-
-def rss_kb(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    raise RuntimeError('no VmRSS')
-
-
-def recv_exact(sock, n, timeout=harness.IO_TIMEOUT):
-    sock.settimeout(timeout)
-    buf = bytearray()
-    deadline = time.monotonic() + timeout
-    while len(buf) < n and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(min(1 << 20, n - len(buf)))
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf)
+from harness import mbulk, bulk, rss_kb, recv_exact
 
 
 def read_until_close(sock, timeout=harness.IO_TIMEOUT):

@@ -10,36 +10,7 @@ import threading
 import time
 
 import harness
-
-
-def recv_exact(sock, n, timeout=harness.IO_TIMEOUT):
-    """Read exactly @n bytes (fewer only at EOF or timeout)."""
-    sock.settimeout(timeout)
-    buf = bytearray()
-    deadline = time.monotonic() + timeout
-    while len(buf) < n and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(min(1 << 20, n - len(buf)))
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf)
-
-
-def mbulk(*args):
-    """Encode a multibulk request."""
-    out = [b'*%d\r\n' % len(args)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        out.append(b'$%d\r\n%s\r\n' % (len(a), a))
-    return b''.join(out)
-
-
-def bulk(v):
-    return b'$%d\r\n%s\r\n' % (len(v), v)
+from harness import recv_exact, mbulk, bulk
 
 
 class ProtocolTest(harness.ServerTest):

@@ -18,6 +18,7 @@ import threading
 import time
 
 import harness
+from harness import bulk, recv_exact, rss_kb
 
 
 def cmd(*args):
@@ -30,12 +31,6 @@ def cmd(*args):
             a = a.encode()
         out.append(b'$%d\r\n%s\r\n' % (len(a), a))
     return b''.join(out)
-
-
-def bulk(b):
-    if isinstance(b, str):
-        b = b.encode()
-    return b'$%d\r\n%s\r\n' % (len(b), b)
 
 
 def agg(kind, *items):
@@ -61,22 +56,6 @@ def message(channel, payload, resp=2, word='message'):
 def pmessage(pattern, channel, payload, resp=2):
     return agg('>' if resp == 3 else '*', bulk('pmessage'), bulk(pattern), bulk(channel),
                bulk(payload))
-
-
-def recv_exact(sock, n, timeout=harness.IO_TIMEOUT):
-    """Exactly @n bytes (fails the caller's assertEqual if fewer arrive)."""
-    sock.settimeout(timeout)
-    buf = b''
-    deadline = time.monotonic() + timeout
-    while len(buf) < n and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(n - len(buf))
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def nothing_more(sock, wait=0.3):
@@ -129,14 +108,6 @@ class Reader:
         if t == b'_':
             return None
         return line
-
-
-def rss_kb(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    return 0
 
 
 def info_field(r, section, name):
