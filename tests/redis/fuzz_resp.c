@@ -1,6 +1,6 @@
 /*
  * fuzz_resp.c - libFuzzer target for the RESP parser and encoder
- * (redis/src/resp.c).  Built with -Dfuzz=true and clang
+ * (redis/server/resp.c).  Built with -Dfuzz=true and clang
  * (tests/redis/meson.build); .ci/run's fuzz step runs it for a minute on
  * tests/redis/fuzz-corpus/.
  *

@@ -1,5 +1,5 @@
 /*
- * test_resp.c - redis/src/resp.c: the request parser and the reply
+ * test_resp.c - redis/server/resp.c: the request parser and the reply
  * encoder.
  *
  * Parser: every request of a corpus (multibulk, inline, skipped lines,

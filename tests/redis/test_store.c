@@ -1,5 +1,5 @@
 /*
- * tests/redis/test_store.c - the keyspace (redis/src/store.h): entries,
+ * tests/redis/test_store.c - the keyspace (redis/server/store.h): entries,
  * expiry, incremental rehashing, SCAN, whole-database operations, threads,
  * and the -EINVAL / -ENOMEM paths (through store.c's test-only allocation
  * failure hook, rds__store_fail_alloc_after).

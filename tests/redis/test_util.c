@@ -1,5 +1,5 @@
 /*
- * test_util.c - redis/src/util.c against Redis 7.0's own rules: which
+ * test_util.c - redis/server/util.c against Redis 7.0's own rules: which
  * strings are integers (string2ll) and floats (string2ld, string2d), how
  * INCRBYFLOAT prints its result (the expected strings were taken from a
  * real Redis 7.0.15), %.17g doubles, the glob matcher (expected results

@@ -1,0 +1,2 @@
+/* redis/client/blocking.c - (being written) */
+#include <libtask/redis.h>

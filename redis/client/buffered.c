@@ -1,0 +1,2 @@
+/* redis/client/buffered.c - (being written) */
+#include <libtask/redis.h>

@@ -1,0 +1,2 @@
+/* redis/client/client.c - (being written) */
+#include <libtask/redis.h>

@@ -1,0 +1,2 @@
+/* redis/client/commands.c - (being written) */
+#include <libtask/redis.h>

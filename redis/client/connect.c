@@ -1,0 +1,2 @@
+/* redis/client/connect.c - (being written) */
+#include <libtask/redis.h>

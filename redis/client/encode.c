@@ -1,0 +1,2 @@
+/* redis/client/encode.c - (being written) */
+#include <libtask/redis.h>

@@ -1,0 +1,2 @@
+/* redis/client/pool.c - (being written) */
+#include <libtask/redis.h>

@@ -1,0 +1,2 @@
+/* redis/client/reader.c - (being written) */
+#include <libtask/redis.h>

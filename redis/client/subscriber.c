@@ -1,0 +1,2 @@
+/* redis/client/subscriber.c - (being written) */
+#include <libtask/redis.h>

@@ -1,0 +1,2 @@
+/* redis/client/value.c - (being written) */
+#include <libtask/redis.h>

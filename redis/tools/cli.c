@@ -1,0 +1,7 @@
+/* redis/tools/cli.c - (being written) */
+#include <libtask/redis.h>
+
+int main(void)
+{
+        return 1;
+}
