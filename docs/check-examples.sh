@@ -1,6 +1,6 @@
 #!/bin/sh
-# check-examples.sh - keep the examples in docs/runtime.md, sync.md and io.md
-# and the files in docs/examples/ identical.
+# check-examples.sh - keep the examples in docs/runtime.md, sync.md, io.md
+# and redis-client.md and the files in docs/examples/ identical.
 #
 # In those pages an example is a line `<!-- example: NAME.c -->` followed by
 # a ```c fenced block; the block must be byte-for-byte docs/examples/NAME.c.
@@ -20,7 +20,7 @@ if [ "${1:-}" = "--fix" ]; then
 fi
 dir=${1:-$(dirname "$0")}
 ex=$dir/examples
-pages="runtime.md sync.md io.md"
+pages="runtime.md sync.md io.md redis-client.md"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -82,7 +82,7 @@ status=0
 for f in "$ex"/*.c; do
         n=$(basename "$f")
         if [ ! -f "$tmp/shown/$n" ]; then
-                echo "examples/$n: not shown in runtime.md or sync.md (add <!-- example: $n -->)" >&2
+                echo "examples/$n: not shown in any page (add <!-- example: $n -->)" >&2
                 status=1
         elif ! cmp -s "$f" "$tmp/shown/$n"; then
                 if [ $fix = 0 ]; then
