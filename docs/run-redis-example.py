@@ -26,7 +26,9 @@ def main():
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    server, example = sys.argv[1], sys.argv[2]
+    # meson passes paths relative to the build directory; the server runs
+    # in a temporary directory.
+    server, example = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory(prefix='rds-example-') as d:
         srv = subprocess.Popen([server, '--port', '0', '--bind', '127.0.0.1'],
                                cwd=d, stdout=subprocess.DEVNULL,

@@ -460,6 +460,33 @@ static void get_dir(const struct rds_config *cfg, char *buf, size_t size)
                 buf[0] = '\0';
 }
 
+/* unixsocketperm: octal as Redis's OCTAL_CONFIG reads it (strtoll, base
+ * 8, the whole string), 0..0777. */
+static int set_unixsocketperm(struct rds_config *cfg, int argc,
+                              const char *const *argv, char *err, size_t errlen)
+{
+        char *end;
+        long long v;
+
+        (void)argc;
+        errno = 0;
+        v = strtoll(argv[0], &end, 8);
+        if (errno == EINVAL || errno == ERANGE || *end)
+                return fail(err, errlen,
+                            "argument couldn't be parsed as an octal number");
+        if (v < 0 || v > 0777)
+                return fail(err, errlen,
+                            "argument must be between 0 and 777 inclusive");
+        cfg->unixsocketperm = (unsigned)v;
+        return 0;
+}
+
+static void get_unixsocketperm(const struct rds_config *cfg, char *buf,
+                               size_t size)
+{
+        snprintf(buf, size, "%o", cfg->unixsocketperm);
+}
+
 static void get_bind(const struct rds_config *cfg, char *buf, size_t size)
 {
         snprintf(buf, size, "%s", cfg->bind);
@@ -470,6 +497,11 @@ static const struct param params[] = {
      "addresses to listen on (default 127.0.0.1)"},
     {"port", K_INT, P_IMMUTABLE, FIELD(port), 0, 0, 65535, NULL, NULL,
      "TCP port (default 6379; 0: an ephemeral port)"},
+    {"unixsocket", K_STR, P_IMMUTABLE, FIELD(unixsocket),
+     sizeof(((struct rds_config *)0)->unixsocket), 0, 0, NULL, NULL,
+     "listen on this Unix socket too (default \"\": none)"},
+    {"unixsocketperm", K_FUNC, P_IMMUTABLE, 0, 0, 0, 0, set_unixsocketperm,
+     get_unixsocketperm, "the Unix socket's mode, octal (default 0: umask)"},
     {"maxclients", K_UINT, 0, FIELD(maxclients), 0, 1, UINT_MAX, NULL, NULL,
      "maximum connected clients (default 10000)"},
     {"timeout", K_UINT, 0, FIELD(timeout_s), 0, 0, INT_MAX, NULL, NULL,

@@ -6,7 +6,10 @@
  *
  * Tasks.  Everything runs on the libtask runtime rds_srv->rt:
  *
- *  - one acceptor per listening address.  It accepts, applies maxclients
+ *  - one acceptor per listening address (the TCP ones of `bind`, and the
+ *    Unix socket of `unixsocket`, whose file it removes when it stops;
+ *    a Unix client's addr and laddr read "PATH:0" as in Redis 7.0).  It
+ *    accepts, applies maxclients
  *    (checked under clients_lock, so the limit is exact however many
  *    acceptors race), links the new client into srv->clients and spawns
  *    its connection task.  Out of descriptors (EMFILE/ENFILE) it logs once
@@ -85,6 +88,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -273,8 +277,10 @@ static void copy_cstr(char *dst, size_t size, const char *src)
         dst[n] = '\0';
 }
 
+/* @unix_path: the Unix socket the client came through, or NULL (TCP). */
 static struct rds_conn *conn_new(struct rds_server *srv, int fd,
-                                 const struct task_addr *peer)
+                                 const struct task_addr *peer,
+                                 const char *unix_path)
 {
         struct rds_conn *k = calloc(1, sizeof *k);
         if (!k)
@@ -303,10 +309,17 @@ static struct rds_conn *conn_new(struct rds_server *srv, int fd,
         atomic_init(&k->no_timeout, false);
         atomic_init(&k->kill_ms, 0);
 
-        if (peer && task_addr_format(peer, text, sizeof text) >= 0)
+        if (unix_path) {
+                /* Redis 7.0 shows a Unix client as "PATH:0", both ends. */
+                snprintf(c->addr, sizeof c->addr, "%.*s:0",
+                         (int)sizeof c->addr - 3, unix_path);
+                memcpy(c->laddr, c->addr, sizeof c->laddr);
+        } else if (peer && task_addr_format(peer, text, sizeof text) >= 0) {
                 copy_cstr(c->addr, sizeof c->addr, text);
+        }
         memset(&local, 0, sizeof local);
-        if (getsockname(fd, (struct sockaddr *)&local.ss, &sl) == 0) {
+        if (!unix_path &&
+            getsockname(fd, (struct sockaddr *)&local.ss, &sl) == 0) {
                 local.len = sl;
                 if (task_addr_format(&local, text, sizeof text) >= 0)
                         copy_cstr(c->laddr, sizeof c->laddr, text);
@@ -838,19 +851,20 @@ static int conn_task(struct task_cx *cx, void *arg)
 /* ---- Accepting ------------------------------------------------------------------------ */
 
 static void accept_client(struct task_cx *cx, struct rds_server *srv, int fd,
-                          const struct task_addr *peer)
+                          const struct task_addr *peer, const char *unix_path)
 {
         int one = 1;
         unsigned maxclients;
 
         /* Replies are written once per batch: Nagle would hold each
          * batch back waiting for the previous one's ACK. */
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (!unix_path)
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_mutex_lock(&srv->cfg_lock);
         maxclients = srv->cfg.maxclients;
         pthread_mutex_unlock(&srv->cfg_lock);
 
-        struct rds_conn *k = conn_new(srv, fd, peer);
+        struct rds_conn *k = conn_new(srv, fd, peer, unix_path);
         if (!k) {
                 rds_log(RDS_LOG_WARNING,
                         "Error registering fd event for the new client: "
@@ -888,7 +902,8 @@ static void accept_client(struct task_cx *cx, struct rds_server *srv, int fd,
 
 struct listener {
         struct task_listener l;
-        char addr[TASK_ADDR_STRLEN];
+        char addr[TASK_ADDR_STRLEN]; /* "ip:port", or the Unix socket's path */
+        bool is_unix;                /* its file is removed when it stops */
 };
 
 static struct listener listeners[RDS_MAX_LISTENERS];
@@ -948,10 +963,15 @@ static int acceptor_task(struct task_cx *cx, void *arg)
                 f->fd_warned = false;
                 int fd = task_stream_into_fd(&f->s);
                 if (fd >= 0)
-                        accept_client(cx, f->srv, fd, &f->peer);
+                        accept_client(cx, f->srv, fd, &f->peer,
+                                      f->ln->is_unix ? f->ln->addr : NULL);
         }
         TASK_CLEANUP(f);
         task_listener_close(&f->ln->l);
+        if (f->ln->is_unix) {
+                rds_log(RDS_LOG_NOTICE, "Removing the unix socket file.");
+                unlink(f->ln->addr);
+        }
         TASK_END(f);
 }
 
@@ -1203,6 +1223,47 @@ static int bind_one(const char *tok, int port, char *err, size_t errlen)
         return 0;
 }
 
+/* Listen on the Unix socket @path too (Redis's unixsocket): a file
+ * already there is removed first, as Redis does, and @perm (not 0) set on
+ * the new one. */
+static int bind_unix(const char *path, unsigned perm, char *err, size_t errlen)
+{
+        struct task_addr a;
+        int rc;
+
+        if (nlisteners == RDS_MAX_LISTENERS) {
+                snprintf(err, errlen, "Too many listeners (at most %d)",
+                         RDS_MAX_LISTENERS);
+                return -EINVAL;
+        }
+        rc = task_addr_unix(&a, path);
+        if (rc) {
+                snprintf(err, errlen, "Failed opening Unix socket: %s",
+                         task_strerror(rc));
+                return rc;
+        }
+        unlink(path); /* a stale socket of an earlier run; nothing else */
+        struct listener *ln = &listeners[nlisteners];
+        rc = task_unix_bind(&ln->l, &a, NULL);
+        if (rc) {
+                snprintf(err, errlen, "Failed opening Unix socket: bind: %s",
+                         task_strerror(rc));
+                return rc;
+        }
+        if (perm && chmod(path, perm) != 0) {
+                rc = -errno;
+                task_listener_close(&ln->l);
+                unlink(path);
+                snprintf(err, errlen, "Failed opening Unix socket: chmod: %s",
+                         task_strerror(rc));
+                return rc;
+        }
+        snprintf(ln->addr, sizeof ln->addr, "%s", path);
+        ln->is_unix = true;
+        nlisteners++;
+        return 0;
+}
+
 int rds_server_listen(struct rds_server *srv, char *err, size_t errlen)
 {
         char copy[sizeof srv->cfg.bind];
@@ -1218,14 +1279,20 @@ int rds_server_listen(struct rds_server *srv, char *err, size_t errlen)
                 if (rc)
                         break;
         }
+        if (!rc && srv->cfg.unixsocket[0])
+                rc = bind_unix(srv->cfg.unixsocket, srv->cfg.unixsocketperm,
+                               err, errlen);
         if (!rc && nlisteners == 0) {
                 snprintf(err, errlen, "No address to listen on (bind '%s')",
                          srv->cfg.bind);
                 rc = -EINVAL;
         }
         if (rc) {
-                for (int i = 0; i < nlisteners; i++)
+                for (int i = 0; i < nlisteners; i++) {
                         task_listener_close(&listeners[i].l);
+                        if (listeners[i].is_unix)
+                                unlink(listeners[i].addr);
+                }
                 nlisteners = 0;
         }
         return rc;
@@ -1262,8 +1329,16 @@ int rds_server_start(struct rds_server *srv)
                         return rc;
         }
         for (int i = 0; i < nlisteners; i++)
-                rds_log(RDS_LOG_NOTICE, "Ready to accept connections tcp on %s",
-                        listeners[i].addr);
+                if (!listeners[i].is_unix)
+                        rds_log(RDS_LOG_NOTICE,
+                                "Ready to accept connections tcp on %s",
+                                listeners[i].addr);
+        for (int i = 0; i < nlisteners; i++)
+                if (listeners[i].is_unix)
+                        rds_log(RDS_LOG_NOTICE,
+                                "The server is now ready to accept "
+                                "connections at %s",
+                                listeners[i].addr);
         return 0;
 }
 

@@ -141,16 +141,18 @@ void rds_text_free(struct rds_text *t);
 /* ---- Configuration ---------------------------------------------------------- */
 
 struct rds_config {
-        char bind[256];        /* space-separated addresses; "127.0.0.1" */
-        int port;              /* 6379; 0: an ephemeral port (tests) */
-        unsigned maxclients;   /* 10000 */
-        unsigned timeout_s;    /* idle timeout; 0: none */
-        char requirepass[512]; /* "" : none */
-        unsigned databases;    /* 16 */
-        unsigned workers;      /* 0: the runtime's default */
-        unsigned shards;       /* 0: scaled to the workers */
-        int loglevel;          /* enum rds_loglevel */
-        char logfile[4096];    /* "": stderr */
+        char bind[256];          /* space-separated addresses; "127.0.0.1" */
+        int port;                /* 6379; 0: an ephemeral port (tests) */
+        char unixsocket[108];    /* a Unix socket to listen on too; "": none */
+        unsigned unixsocketperm; /* its mode (0777 at most); 0: the umask's */
+        unsigned maxclients;     /* 10000 */
+        unsigned timeout_s;      /* idle timeout; 0: none */
+        char requirepass[512];   /* "" : none */
+        unsigned databases;      /* 16 */
+        unsigned workers;        /* 0: the runtime's default */
+        unsigned shards;         /* 0: scaled to the workers */
+        int loglevel;            /* enum rds_loglevel */
+        char logfile[4096];      /* "": stderr */
         bool protected_mode; /* true: refuse non-loopback without a password */
         long long proto_max_bulk_len;        /* 512 MB */
         long long client_query_buffer_limit; /* 1 GB */
@@ -290,11 +292,16 @@ void rds_server_shutdown(struct rds_server *srv);
  * address in @bad) when @cfg would listen on a non-loopback address with
  * protected-mode on and no requirepass; 0 otherwise.
  * rds_server_listen - bind every address of srv->cfg.bind on cfg.port (0:
- * an ephemeral port, then srv->port is the one bound).  Returns 0 or
- * -errno with a message in @err.
+ * an ephemeral port, then srv->port is the one bound), and the Unix socket
+ * cfg.unixsocket if set (a file already there is replaced, as Redis does;
+ * chmod to cfg.unixsocketperm if not 0).  Returns 0 or -errno with a
+ * message in @err.
  * rds_server_start - listen for SIGINT/SIGTERM, spawn the acceptors, the
  * clients cron and the signal task on srv->rt, and log "Ready to accept
- * connections tcp on ADDR:PORT" for each listener.  Returns 0 or -errno.
+ * connections tcp on ADDR:PORT" for each TCP listener and "The server is
+ * now ready to accept connections at PATH" (Redis 7.0's line) for the Unix
+ * socket, whose file the acceptor removes when it stops.  Returns 0 or
+ * -errno.
  * rds_server_wait - block the calling (non-worker) thread until a
  * shutdown has begun and the clients are gone (or 10 s have passed).
  * rds_server_stop_signals - restore SIGINT/SIGTERM (after the runtime is
@@ -317,15 +324,16 @@ enum rds_client_flags {
 struct rds_client {
         uint64_t id; /* CLIENT ID; immutable */
         struct rds_server *srv;
-        struct rds_out out;       /* this batch's replies */
-        int db;                   /* SELECTed database */
-        int proto;                /* 2 or 3 (HELLO) */
-        bool authenticated;       /* true when no requirepass is set */
-        unsigned flags;           /* enum rds_client_flags */
-        int64_t now_ms;           /* the clock of the running command */
-        int fd;                   /* immutable */
-        char addr[64], laddr[64]; /* "ip:port"; immutable */
-        int64_t ctime_ms;         /* connected at; immutable */
+        struct rds_out out; /* this batch's replies */
+        int db;             /* SELECTed database */
+        int proto;          /* 2 or 3 (HELLO) */
+        bool authenticated; /* true when no requirepass is set */
+        unsigned flags;     /* enum rds_client_flags */
+        int64_t now_ms;     /* the clock of the running command */
+        int fd;             /* immutable */
+        /* "ip:port", or "PATH:0" for a Unix socket client; immutable */
+        char addr[TASK_ADDR_STRLEN], laddr[TASK_ADDR_STRLEN];
+        int64_t ctime_ms; /* connected at; immutable */
 
         /* Read by CLIENT LIST from other threads: */
         _Atomic int64_t last_ms; /* last interaction (Unix ms) */

@@ -45,28 +45,38 @@
  * Errors (the *@rc of every call): 0; -EINVAL (NULL, a bad address or
  * argument); -ENOMEM; the connect's -ECONNREFUSED, -ETIMEDOUT,
  * -EHOSTUNREACH, name resolution's errors (resolve.h); -ETIMEDOUT (the
- * command timeout); -EPIPE or -ECONNRESET (the server went away; 0 bytes
- * of a reply read: -ECONNRESET too), -EPROTO (the server sent bytes that
+ * command timeout); -EPIPE or -ECONNRESET (the server went away; end of
+ * stream while a reply is awaited, in the middle of one or not, is
+ * -ECONNRESET too), -EPROTO (the server sent bytes that
  * are not RESP), -E2BIG (a reply beyond the reader's limits),
- * -ENOTCONN (the connection is broken and reconnection is off or gave
- * up), -EBUSY (another call on this client is in progress),
+ * -ENOTCONN (the connection is broken and reconnection is off), -EBUSY
+ * (another call on this client is in progress: nothing else happens),
  * -EREMOTEIO (only from the typed helpers and the handshake: the server
  * answered with an error; its text is task_redis_last_error()).  A server
  * error to a command sent with TASK_REDIS_CMD is not a failure: rc is 0
  * and the reply is a TASK_REDIS_ERROR value.
  *
- * Broken connections: after a transport error, a protocol error, a timeout
- * or a cancelled call that had written a command or read part of a reply,
- * the reply stream can no longer be matched to the commands, so the
- * client closes the connection.  Commands queued and not yet answered are
- * lost (their replies would never come).  With opts.reconnect, the next
- * call reconnects first (re-running AUTH/HELLO/SELECT/CLIENT SETNAME),
- * waiting between failed attempts with exponential backoff; a command is
- * never sent twice.  Without it, every later call fails with -ENOTCONN.
+ * Broken connections: after a transport error or end of stream, a
+ * protocol error, a command timeout, a cancelled write that had sent part
+ * of the queued bytes, or a cancelled task_redis_cmd_poll whose command
+ * had gone out, the reply stream can no longer be matched to the
+ * commands, so the client closes the connection.  Commands queued and
+ * not yet answered are lost (their replies would never come; pending()
+ * drops to 0).  With opts.reconnect, the next call reconnects first
+ * (re-running AUTH/HELLO/SELECT/CLIENT SETNAME), waiting between failed
+ * attempts with exponential backoff; a command is never sent twice.
+ * Without it, every later call fails with -ENOTCONN.  Pushes already set
+ * aside survive a break.
  *
  * Cancellation (abort, a lost TASK_SELECT or TASK_TIMEOUT): a call in
- * flight waits for the kernel to let go of its buffers and then gives up;
- * see "Broken connections" for what happens to the connection.
+ * flight waits for the kernel to let go of its buffers and then gives up.
+ * A cancelled read loses nothing (the bytes received stay in the client,
+ * a partial reply in its reader), so cancelling reply_poll or push_poll
+ * leaves the connection usable: push_poll under a TASK_TIMEOUT is fine.
+ * A cancelled flush keeps what was not sent, if it sent nothing.  A
+ * cancelled cmd_poll whose command had not gone out takes it back, with
+ * every command queued before it (whose replies it would have dropped).
+ * The rest breaks the connection, as above.
  *
  * Ownership: the client (task_redis) is allocated by the connect call and
  * owned by the caller until task_redis_close().  Replies are owned by the
@@ -102,10 +112,12 @@ struct task_redis_opts {
          * handshake.  0: none.  Default 10 s. */
         uint64_t connect_timeout_ns;
         /* A command's limit, from its write until its reply has been
-         * read whole (with pipelining: each reply_poll call).  0 (the
-         * default): none. */
+         * read whole (with pipelining: each flush_poll and reply_poll
+         * call; push_poll has none).  Expiring breaks the connection.
+         * 0 (the default): none. */
         uint64_t command_timeout_ns;
-        /* 2 (default) or 3: RESP3, with HELLO 3 on connecting. */
+        /* 2 (default; 0 means 2) or 3: RESP3, with HELLO 3 on
+         * connecting. */
         int protocol;
         /* AUTH (or HELLO's AUTH) on connecting, when password is not
          * NULL; user NULL means "default".  Copied at connect time. */
@@ -115,19 +127,24 @@ struct task_redis_opts {
         int db;
         /* CLIENT SETNAME on connecting, when not NULL.  Copied. */
         const char *client_name;
-        /* Reconnect a broken connection at the next call (default off). */
+        /* Reconnect a broken connection at the next call (default off).
+         * The first connect (task_redis_connect_poll) is one attempt. */
         bool reconnect;
-        /* Backoff between failed reconnection attempts: min doubles up to
-         * max, with jitter (defaults 10 ms and 2 s); after max_attempts
-         * failed attempts in a row (default 0: no limit) the call fails
-         * with the last attempt's error. */
+        /* Backoff between failed reconnection attempts: the n-th failure
+         * in a row waits min * 2^(n-1), capped at max, drawn uniformly
+         * in [half, all] of that (defaults, also for 0: 10 ms and 2 s).
+         * The streak carries over from call to call until an attempt
+         * succeeds, so a call retried at once still waits.  After
+         * max_attempts failed attempts in one call (default 0: no limit,
+         * the call waits until the server is back: bound it with
+         * TASK_TIMEOUT) the call fails with the last attempt's error. */
         uint64_t backoff_min_ns;
         uint64_t backoff_max_ns;
         unsigned max_attempts;
         /* Reader limits (redis_value.h); 0 takes the default. */
         struct task_redis_reader_opts limits;
-        /* RESP3 push messages kept for task_redis_push_poll (default
-         * 4096). */
+        /* RESP3 push messages kept for task_redis_push_poll (default,
+         * also for 0: 4096). */
         size_t max_pushes;
 };
 
@@ -139,11 +156,14 @@ TASK_API void task_redis_opts_init(struct task_redis_opts *o);
  * zeroed before its first use; fields are private.
  */
 struct task_redis_op {
-        int lc;  /* resume point of the call's state machine */
-        int err; /* private */
+        union {
+                int lc;            /* 0: a fresh op (no call started) */
+                struct task_co co; /* the call's resume point (the same) */
+        };
+        int err; /* the call's result, until it is handed over */
         uint64_t deadline;
-        void *p;
-        size_t i;
+        void *p;  /* the reply, or the client being connected */
+        size_t i; /* flags: the call owns the client, has finished */
         int64_t scratch[4];
 };
 
@@ -185,7 +205,9 @@ TASK_API void task_redis_close(task_redis *c);
  * error reply is a TASK_REDIS_ERROR value), or *@rc -errno and *@reply
  * NULL.  @argv and its strings are copied at the first poll.  Replies to
  * commands queued earlier with task_redis_append() and not yet read are
- * read first and dropped.
+ * read first and dropped.  If the call fails before its command went out
+ * (a reconnection that gave up), the command and those queued before it
+ * are dropped unsent.
  */
 TASK_API bool task_redis_cmd_poll(struct task_cx *cx, task_redis *c,
                                   struct task_redis_op *op, int argc,
@@ -269,6 +291,14 @@ TASK_API int task_redis_fd(const task_redis *c);
 
 /* Reconnections done so far (a counter for tests and metrics). */
 TASK_API uint64_t task_redis_reconnects(const task_redis *c);
+
+/*
+ * Connection attempts made so far, failed ones too, the first connect's
+ * included (an attempt: resolving, trying each address, the handshake),
+ * a counter for tests and metrics: with reconnection on, it shows the
+ * backoff at work.
+ */
+TASK_API uint64_t task_redis_connect_attempts(const task_redis *c);
 
 #ifdef __cplusplus
 }

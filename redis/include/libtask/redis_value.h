@@ -27,10 +27,20 @@
  * no I/O: the clients (redis_client.h) feed it from their socket; use it
  * directly to speak RESP over a transport of your own.
  *
- * Limits: a bulk string longer than max_bulk (default 512 MiB, Redis's
- * proto-max-bulk-len), an aggregate with more than max_elems elements or
- * nesting deeper than max_depth make the reader fail with -E2BIG instead
- * of allocating what a broken or hostile server announces.
+ * Limits: a bulk string (or a simple line: + - , () longer than max_bulk
+ * (default 512 MiB, Redis's proto-max-bulk-len), an aggregate with more
+ * than max_elems elements (a map's or attribute's pairs count twice) or
+ * nesting deeper than max_depth (attributes count) make the reader fail
+ * with -E2BIG.  Within the limits, memory follows the bytes that arrive,
+ * not what the server announces: an element array is allocated whole up
+ * to 1024 elements and a bulk up to 1 MiB; beyond, they grow as their
+ * contents come.
+ *
+ * Strictness: lines end in CRLF; a length may be negative only as the
+ * RESP2 null "-1" ($ * and RESP3's % ~ >); integers must fit int64_t;
+ * doubles must look like one (digits, '.', exponent; inf, -inf, nan);
+ * RESP3's streamed strings and aggregates ($? *? ; .) are not supported
+ * (no server sends them unasked).  Anything else is -EPROTO.
  *
  * Errors: -EPROTO (bytes that are not RESP: the stream can no longer be
  * trusted, drop the connection), -E2BIG (a limit), -ENOMEM, -EINVAL
@@ -115,10 +125,17 @@ struct task_redis_reader_opts {
  * so that it can be embedded by value). */
 struct task_redis_reader {
         struct task_redis_reader_opts lim;
-        void *priv; /* partial reply, parse stack: allocated on demand */
-        uint32_t state;
-        uint32_t depth;
-        uint64_t scratch[8];
+        void *priv;     /* parse stack, partial reply: allocated on demand */
+        uint64_t rem;   /* bytes left of a bulk; length of a line so far */
+        uint64_t num;   /* the number being read; a bulk's length; ... */
+        uint32_t state; /* what the next byte is */
+        uint32_t depth; /* open aggregates */
+        uint32_t nattr; /* of which attributes */
+        uint8_t item;   /* type byte of the item being read */
+        uint8_t flags;  /* signs and digits seen */
+        uint8_t top;    /* the reply's type (enum task_redis_type) */
+        uint8_t spare8;
+        uint64_t spare[4];
 };
 
 /*
@@ -152,10 +169,12 @@ TASK_API int task_redis_reader_feed(struct task_redis_reader *r, const void *p,
 /*
  * task_redis_reader_skip - as task_redis_reader_feed, but build nothing:
  * 1 when a whole reply went past, with *@type its top-level type (so a
- * load generator can count errors) if @type is not NULL.  It allocates
- * nothing and copies nothing, whatever the reply's size; the limits
- * still apply.  A reader must not switch between feed and skip in the
- * middle of a reply.
+ * load generator can count errors) if @type is not NULL.  It copies
+ * nothing, whatever the reply's size, and allocates only the reader's
+ * stack of open aggregates, once, when the first aggregate arrives (kept
+ * until task_redis_reader_free: so -ENOMEM is possible only then).  The
+ * limits and the checks still apply, with the same errors as feed.  A
+ * reader must not switch between feed and skip in the middle of a reply.
  */
 TASK_API int task_redis_reader_skip(struct task_redis_reader *r, const void *p,
                                     size_t len, size_t *used,

@@ -5,9 +5,9 @@
  * srv_start() starts the server this test binary runs against, chosen by
  * $RDS_CLIENT_SERVER: "task" (task-redis-server, $RDS_SERVER) or "redis"
  * (Debian's redis-server, $REDIS_SERVER), on an ephemeral TCP port of
- * 127.0.0.1, in a fresh temporary directory, with persistence off.  The
- * real Redis also listens on a Unix socket in that directory
- * (srv.unix_path; empty for task-redis-server, which has none).  The
+ * 127.0.0.1, in a fresh temporary directory, with persistence off.  Both
+ * also listen on a Unix socket in that directory (srv.unix_path:
+ * redis.sock or task.sock).  The
  * server is killed when the test process dies (PR_SET_PDEATHSIG), so a
  * failed assertion leaves nothing running; srv_stop() stops it cleanly.
  *
@@ -38,7 +38,7 @@ struct srv {
         pid_t pid;
         int port;
         char addr[64];       /* "127.0.0.1:PORT" */
-        char dir[256];       /* its temporary working directory */
+        char dir[64];        /* its temporary working directory */
         char unix_path[256]; /* the Unix socket, or "" */
         char extra[8][64];   /* extra arguments kept for srv_restart */
         int nextra;
@@ -74,11 +74,11 @@ void srv_restart(struct srv *s);
 
 /* What a fake server does with each connection. */
 enum fake_mode {
-        FAKE_SILENT,      /* reads everything, never answers */
-        FAKE_CLOSE,       /* reads a request, closes without a reply */
-        FAKE_HALF_REPLY,  /* reads a request, sends "$10\r\nabc", closes */
-        FAKE_GARBAGE,     /* reads a request, answers "@#!garbage\r\n" */
-        FAKE_SCRIPT,      /* reads a request, sends fake.script, keeps open */
+        FAKE_SILENT,     /* reads everything, never answers */
+        FAKE_CLOSE,      /* reads a request, closes without a reply */
+        FAKE_HALF_REPLY, /* reads a request, sends "$10\r\nabc", closes */
+        FAKE_GARBAGE,    /* reads a request, answers "@#!garbage\r\n" */
+        FAKE_SCRIPT,     /* reads a request, sends fake.script, keeps open */
 };
 
 struct fake {
