@@ -17,10 +17,18 @@
  *  - otherwise the output, and the reply is freed -- except GET's (and
  *    SET ... GET's) string, which is handed to the caller as is.
  *
- * Invariants: invalid arguments are refused before any I/O, at every poll
- * (so a cancelling poll with bad arguments simply reports "not ready");
- * nothing is allocated but the reply (DEL with more than DEL_STACK keys
- * aside: a temporary argv at each poll, freed before the poll returns).
+ * Invariants: invalid arguments are refused before any I/O, at the first
+ * poll (so a cancelling poll with bad arguments simply reports "not
+ * ready").  The arguments are read at the first poll only (the header lets
+ * them be temporaries: a local array or struct of the caller's poll
+ * function is garbage at its later polls): once the command has started
+ * (op->lc != 0) a helper neither checks nor reads them, and hands
+ * task_redis_cmd_poll a stub argv, which it ignores after its first poll.
+ * What a helper needs of its arguments to judge the reply (SET's flags,
+ * PING's echo) it keeps in op->scratch[], which the client does not use
+ * for a command; it reads it back before the poll that may zero the op.
+ * Nothing is allocated but the reply (DEL with more than DEL_STACK keys
+ * aside: a temporary argv at its first poll, freed before it returns).
  *
  * Called by: applications, task-redis-cli (redis/tools/cli.c) and the
  * blocking client (blocking.c), from inside a task.
@@ -58,6 +66,30 @@ static size_t fmt_i64(char *buf, int64_t v)
                 buf[len++] = tmp[--n];
         buf[len] = '\0';
         return len;
+}
+
+/* The helper's command has started: its arguments were read and must not
+ * be read again (the head of this file). */
+static bool started(const struct task_redis_op *op)
+{
+        return op && op->lc != 0;
+}
+
+/* The argv handed to task_redis_cmd_poll once the command has started
+ * (read by nobody: the command was copied at its first poll). */
+static const char *const stub_argv[1] = {"?"};
+static const size_t stub_lens[1] = {1};
+
+/* FNV-1a of @len bytes at @p (PING's echo, remembered across polls). */
+static uint64_t fnv1a(const char *p, size_t len)
+{
+        uint64_t h = 14695981039346656037ull;
+
+        for (size_t i = 0; i < len; i++) {
+                h ^= (unsigned char)p[i];
+                h *= 1099511628211ull;
+        }
+        return h;
 }
 
 /* A string argument is valid unless it is NULL with a non-zero length. */
@@ -140,21 +172,32 @@ bool task_redis_ping_poll(struct task_cx *cx, task_redis *c,
         const char *argv[2] = {"PING", msg};
         size_t lens[2] = {4, len};
         struct task_redis_value *v;
+        bool echo;
+        uint64_t hash;
 
-        if (!(cx && c && op && rc && (msg || len == 0)))
+        if (!(cx && c && op && rc && (started(op) || msg || len == 0)))
                 return reject(cx, rc);
-        if (!run(cx, c, op, msg ? 2 : 1, argv, lens, &v, rc))
+        if (!started(op)) {
+                /* The echo to expect, kept for the later polls. */
+                op->scratch[1] = msg != NULL;
+                op->scratch[2] = (int64_t)len;
+                op->scratch[3] = (int64_t)(msg ? fnv1a(msg, len) : 0);
+        }
+        echo = op->scratch[1] != 0;
+        len = (size_t)op->scratch[2];
+        hash = (uint64_t)op->scratch[3];
+        if (!run(cx, c, op, echo ? 2 : 1, argv, lens, &v, rc))
                 return false;
         if (*rc < 0)
                 return true;
-        if (!msg) {
+        if (!echo) {
                 /* +PONG (RESP2 and RESP3 alike). */
                 if (v->type != TASK_REDIS_STATUS || v->len != 4 ||
                     memcmp(v->str, "PONG", 4) != 0)
                         *rc = -EPROTO;
         } else if ((v->type != TASK_REDIS_STRING &&
                     v->type != TASK_REDIS_STATUS) ||
-                   v->len != len || (len && memcmp(v->str, msg, len) != 0)) {
+                   v->len != len || fnv1a(v->str, v->len) != hash) {
                 *rc = -EPROTO; /* not our echo */
         }
         task_redis_value_free(v);
@@ -171,7 +214,8 @@ bool task_redis_get_poll(struct task_cx *cx, task_redis *c,
         size_t lens[2] = {3, klen};
         struct task_redis_value *v;
 
-        if (!(cx && c && op && val && rc && str_ok(key, klen))) {
+        if (!(cx && c && op && val && rc &&
+              (started(op) || str_ok(key, klen)))) {
                 if (val && !(cx && cx->cancelling))
                         *val = NULL;
                 return reject(cx, rc);
@@ -228,16 +272,28 @@ bool task_redis_set_poll(struct task_cx *cx, task_redis *c,
         size_t lens[8];
         char num[I64_CHARS];
         struct task_redis_value *v;
-        unsigned flags = o ? o->flags : 0;
-        bool get = flags & TASK_REDIS_SET_GET;
+        unsigned flags;
+        bool get;
         int argc = 0;
 
-        if (!(cx && c && op && rc && str_ok(key, klen) && str_ok(val, vlen) &&
-              set_opts_ok(o, old))) {
+        if (!(cx && c && op && rc &&
+              (started(op) || (str_ok(key, klen) && str_ok(val, vlen) &&
+                               set_opts_ok(o, old))))) {
                 if (old && !(cx && cx->cancelling))
                         *old = NULL;
                 return reject(cx, rc);
         }
+        if (started(op)) {
+                /* The flags were kept at the first poll; @o may be gone. */
+                flags = (unsigned)op->scratch[3];
+                get = flags & TASK_REDIS_SET_GET;
+                if (!run(cx, c, op, 1, stub_argv, stub_lens, &v, rc))
+                        return false;
+                goto out_reply;
+        }
+        flags = o ? o->flags : 0;
+        get = flags & TASK_REDIS_SET_GET;
+        op->scratch[3] = flags;
 #define ARG(s, n)                                                              \
         do {                                                                   \
                 argv[argc] = (s);                                              \
@@ -264,6 +320,7 @@ bool task_redis_set_poll(struct task_cx *cx, task_redis *c,
 #undef ARG
         if (!run(cx, c, op, argc, argv, lens, &v, rc))
                 return false;
+out_reply:
         if (old)
                 *old = NULL;
         if (*rc < 0)
@@ -291,7 +348,7 @@ bool task_redis_set_poll(struct task_cx *cx, task_redis *c,
                 *rc = TASK_REDIS_NOT_SET;
         if ((flags & TASK_REDIS_SET_XX) && v->type == TASK_REDIS_NIL)
                 *rc = TASK_REDIS_NOT_SET;
-        if (v->type == TASK_REDIS_STRING)
+        if (v->type == TASK_REDIS_STRING && old)
                 *old = v; /* the caller's now */
         else
                 task_redis_value_free(v);
@@ -313,24 +370,26 @@ bool task_redis_del_poll(struct task_cx *cx, task_redis *c,
         bool done;
         int i;
 
+        if (cx && c && op && rc && started(op))
+                return int_cmd(cx, c, op, 1, stub_argv, stub_lens, deleted,
+                               rc); /* @keys may be gone */
         for (i = 0; ok && i < n; i++)
                 ok = lens ? str_ok(keys[i], lens[i]) : keys[i] != NULL;
         if (!ok)
                 return reject(cx, rc);
         if (n > DEL_STACK) {
-                /* Built again at every poll (the call keeps no state of its
-                 * own); task_redis_cmd_poll reads it at the first. */
+                /* Only at the first poll: task_redis_cmd_poll copies it. */
                 argv = malloc(sizeof *argv * ((size_t)n + 1));
                 alens = malloc(sizeof *alens * ((size_t)n + 1));
                 if (!argv || !alens) {
                         free(argv);
                         free(alens);
-                        if (op->lc == 0 && !cx->cancelling) {
+                        if (!cx->cancelling) {
                                 *rc = -ENOMEM; /* nothing sent */
                                 return true;
                         }
-                        /* A call in progress copied its command at its
-                         * first poll: a stub will do. */
+                        /* A cancelling look at a call never started:
+                         * there is nothing to send. */
                         argv = sargv;
                         alens = slens;
                         n = 0;
@@ -359,7 +418,7 @@ bool task_redis_incr_poll(struct task_cx *cx, task_redis *c,
         const char *argv[2] = {"INCR", key};
         size_t lens[2] = {4, klen};
 
-        if (!(cx && c && op && rc && str_ok(key, klen)))
+        if (!(cx && c && op && rc && (started(op) || str_ok(key, klen))))
                 return reject(cx, rc);
         return int_cmd(cx, c, op, 2, argv, lens, value, rc);
 }
@@ -372,7 +431,7 @@ bool task_redis_incrby_poll(struct task_cx *cx, task_redis *c,
         const char *argv[3] = {"INCRBY", key, num};
         size_t lens[3] = {6, klen, 0};
 
-        if (!(cx && c && op && rc && str_ok(key, klen)))
+        if (!(cx && c && op && rc && (started(op) || str_ok(key, klen))))
                 return reject(cx, rc);
         lens[2] = fmt_i64(num, by);
         return int_cmd(cx, c, op, 3, argv, lens, value, rc);
@@ -414,9 +473,11 @@ bool task_redis_expire_poll(struct task_cx *cx, task_redis *c,
         int64_t n = 0;
         bool done;
 
-        if (!(cx && c && op && rc && str_ok(key, klen) &&
-              expire_flags_ok(flags)))
+        if (!(cx && c && op && rc &&
+              (started(op) || (str_ok(key, klen) && expire_flags_ok(flags)))))
                 return reject(cx, rc);
+        if (started(op))
+                flags = 0; /* may be garbage now, and unused */
         lens[2] = fmt_i64(num, seconds);
         for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
                 if (flags & words[i].flag) {
@@ -440,7 +501,8 @@ bool task_redis_publish_poll(struct task_cx *cx, task_redis *c,
         const char *argv[3] = {"PUBLISH", chan, msg};
         size_t lens[3] = {7, clen, mlen};
 
-        if (!(cx && c && op && rc && str_ok(chan, clen) && str_ok(msg, mlen)))
+        if (!(cx && c && op && rc &&
+              (started(op) || (str_ok(chan, clen) && str_ok(msg, mlen)))))
                 return reject(cx, rc);
         return int_cmd(cx, c, op, 3, argv, lens, receivers, rc);
 }

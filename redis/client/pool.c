@@ -16,6 +16,10 @@
  *  3. A put changes its slot (IDLE or EMPTY) before it releases the
  *     permit, so the waiter the permit wakes finds the slot ready.
  *  4. After closed is set no slot becomes IDLE (put closes instead).
+ *  5. gets counts the gets in progress (from PG_START to their end): a
+ *     get whose permit was granted (or refused by close) has left the
+ *     semaphore's queue but still reads the pool at its next poll, so
+ *     task_redis_pool_free() refuses (-EBUSY) while gets > 0.
  *
  * The get's state machine (struct task_redis_pool_get, the caller's):
  * PG_START -> PG_ACQUIRE (semaphore, raced against the wait timeout's
@@ -56,6 +60,8 @@ struct task_redis_pool {
         unsigned max_size;
         char *where;
         struct task_redis_opts opts;
+        /* ---- any thread ---- */
+        _Atomic unsigned gets; /* invariant 5 */
 };
 
 /* Copy @s into the string area at *@p (NULL stays NULL). */
@@ -117,6 +123,24 @@ out_pool:
 }
 
 /* ---- Get ------------------------------------------------------------------------ */
+
+/* A get starts: counted until rp_get_end (invariant 5). */
+static void rp_get_begin(task_redis_pool *pool, struct task_redis_pool_get *g)
+{
+        /* Relaxed: the pool is alive (the caller may not free it while it
+         * calls into it); only the end needs ordering. */
+        atomic_fetch_add_explicit(&pool->gets, 1, memory_order_relaxed);
+        g->state = PG_ACQUIRE;
+}
+
+/* A get ends: its last access to the pool.  Release: pairs with the
+ * acquire load in task_redis_pool_free, so those accesses happen before
+ * the free. */
+static void rp_get_end(task_redis_pool *pool, struct task_redis_pool_get *g)
+{
+        g->state = PG_START;
+        atomic_fetch_sub_explicit(&pool->gets, 1, memory_order_release);
+}
 
 /* Give back the slot and permit of a get that failed after its permit. */
 static void rp_unreserve(task_redis_pool *pool, int slot)
@@ -187,7 +211,7 @@ bool task_redis_pool_get_poll(struct task_cx *cx, task_redis_pool *pool,
                          * goes to the next waiter (semaphore.h). */
                         task_sem_acquire_poll(cx, &pool->sem, 1, &g->acq, NULL);
                         task_sleep_cancel(&g->sleep);
-                        g->state = PG_START;
+                        rp_get_end(pool, g);
                 } else if (g->state == PG_CONNECT) {
                         cw = cx->cancel_wait;
                         cx->cancel_wait = 0;
@@ -197,7 +221,7 @@ bool task_redis_pool_get_poll(struct task_cx *cx, task_redis_pool *pool,
                                 return false; /* the kernel still has it */
                         cx->cancel_wait = cw;
                         rp_unreserve(pool, g->slot);
-                        g->state = PG_START;
+                        rp_get_end(pool, g);
                 }
                 return false;
         }
@@ -209,7 +233,7 @@ bool task_redis_pool_get_poll(struct task_cx *cx, task_redis_pool *pool,
         if (g->state == PG_START) {
                 memset(&g->acq, 0, sizeof g->acq);
                 memset(&g->sleep, 0, sizeof g->sleep);
-                g->state = PG_ACQUIRE;
+                rp_get_begin(pool, g);
         }
         if (g->state == PG_ACQUIRE) {
                 ready = task_sem_acquire_poll(cx, &pool->sem, 1, &g->acq, &err);
@@ -223,19 +247,19 @@ bool task_redis_pool_get_poll(struct task_cx *cx, task_redis_pool *pool,
                         task__spin_lock(&pool->lock);
                         pool->timeouts++;
                         task__spin_unlock(&pool->lock);
-                        g->state = PG_START;
+                        rp_get_end(pool, g);
                         *rc = -ETIMEDOUT;
                         return true;
                 }
                 task_sleep_cancel(&g->sleep);
                 if (err < 0) {
-                        g->state = PG_START;
+                        rp_get_end(pool, g);
                         *rc = err == -EPIPE ? -ESHUTDOWN : err;
                         return true;
                 }
                 err = rp_take(pool, g, out);
                 if (err != 0) {
-                        g->state = PG_START;
+                        rp_get_end(pool, g);
                         *rc = err < 0 ? err : 0;
                         return true;
                 }
@@ -247,9 +271,9 @@ bool task_redis_pool_get_poll(struct task_cx *cx, task_redis_pool *pool,
         if (!task_redis_connect_poll(cx, pool->where, &pool->opts, &g->op,
                                      &g->c, &err))
                 return false;
-        g->state = PG_START;
         if (err < 0) {
                 rp_unreserve(pool, g->slot);
+                rp_get_end(pool, g);
                 *rc = err;
                 return true;
         }
@@ -257,6 +281,7 @@ bool task_redis_pool_get_poll(struct task_cx *cx, task_redis_pool *pool,
         pool->slots[g->slot].c = g->c;
         pool->connects++;
         task__spin_unlock(&pool->lock);
+        rp_get_end(pool, g);
         *out = g->c;
         *rc = 0;
         return true;
@@ -350,7 +375,10 @@ int task_redis_pool_free(task_redis_pool *pool)
         task__spin_lock(&pool->lock);
         borrowed = pool->borrowed;
         task__spin_unlock(&pool->lock);
-        if (borrowed > 0 || task_sem_destroy(&pool->sem) < 0)
+        /* Acquire: pairs with rp_get_end's release (invariant 5). */
+        if (borrowed > 0 ||
+            atomic_load_explicit(&pool->gets, memory_order_acquire) > 0 ||
+            task_sem_destroy(&pool->sem) < 0)
                 return -EBUSY;
         task_redis_pool_close(pool);
         free(pool->slots);

@@ -376,8 +376,10 @@ static bool call_poll(struct task_cx *cx, task_redis_sub *s,
                 }
                 return false;
         }
+        /* The names are read at the first poll only (the header lets them
+         * be temporaries): a call in progress does not look at them. */
         if (!cx || !s || !op || !rc || (call == CALL_NEXT && !msg) ||
-            !names_ok(n, min, names, lens)) {
+            (op->lc == 0 && !names_ok(n, min, names, lens))) {
                 if (msg)
                         memset(msg, 0, sizeof *msg);
                 if (rc)

@@ -919,3 +919,63 @@ Test(commands, invalid_arguments_are_einval_without_io, .timeout = 30)
 {
         run(invalid_task);
 }
+
+/* ---- Arguments are read at the first poll only -------------------------- */
+
+/*
+ * Each helper below is polled through a wrapper that, once the command is
+ * on its way (the first poll returned false), scribbles over the caller's
+ * arguments, as happens to a local array or struct of the poll function
+ * (not preserved across a suspension).  The header says arguments are
+ * read at the first poll only, so the call still completes normally.
+ */
+static bool set_then_scribble(struct task_cx *cx, struct t *f)
+{
+        bool done = task_redis_set_poll(cx, f->c, &f->op, "tk", 2, "tv", 2,
+                                        &f->so, NULL, &f->rc);
+
+        if (!done) {
+                f->so.flags = TASK_REDIS_SET_NX | TASK_REDIS_SET_XX | 0x80;
+                f->so.px_ms = f->so.pxat_ms = UINT64_MAX;
+        }
+        return done;
+}
+
+static bool del_then_scribble(struct task_cx *cx, struct t *f)
+{
+        bool done = task_redis_del_poll(cx, f->c, &f->op, 2, f->keys, NULL,
+                                        &f->n, &f->rc);
+
+        if (!done)
+                f->keys[0] = f->keys[1] = NULL;
+        return done;
+}
+
+static int temporaries_task(struct task_cx *cx, void *arg)
+{
+        struct t *f = arg;
+
+        TASK_BEGIN(f);
+        CONNECT(f);
+        f->so = (struct task_redis_set_opts){.px_ms = 100000};
+        f->rc = 12345;
+        TASK_AWAIT(f, set_then_scribble(cx, f));
+        TCHECK(f->rc == 0);
+        f->keys[0] = "tk";
+        f->keys[1] = "nokey";
+        f->n = -1;
+        f->rc = 12345;
+        TASK_AWAIT(f, del_then_scribble(cx, f));
+        TCHECK(f->rc == 0 && f->n == 1);
+        /* The client is in step: nothing owed, the next call works. */
+        TCHECK(task_redis_pending(f->c) == 0);
+        TASK_REDIS_PING(f, f->c, &f->op, NULL, 0, &f->rc);
+        TCHECK(f->rc == 0);
+        T_CLEANUP(f);
+        TASK_END(f);
+}
+
+Test(commands, arguments_are_read_at_the_first_poll_only, .timeout = 30)
+{
+        run(temporaries_task);
+}

@@ -551,3 +551,73 @@ Test(pool, invalid_arguments, .timeout = 30)
         task_redis_pool_close(NULL);
         cr_assert_eq(task_redis_pool_free(p), 0);
 }
+
+/* Yield a few times: drives a current-thread runtime's other tasks.
+ * With @pool set, first spawn a borrower of it (*@h), from inside the
+ * runtime, so that it runs during these yields. */
+struct spin {
+        TASK_FRAME;
+        task_redis_pool *pool;
+        task_handle **h;
+        int i;
+};
+
+static int spin_fn(struct task_cx *cx, void *arg)
+{
+        struct spin *f = arg;
+
+        TASK_BEGIN(f);
+        if (f->pool &&
+            TASK_SPAWN(cx->rt, pj_fn, &(struct pj){.pool = f->pool}, f->h) < 0)
+                *f->h = NULL;
+        for (f->i = 0; f->i < 8; f->i++)
+                TASK_YIELD(f);
+        TASK_END(f);
+}
+
+/*
+ * A get whose permit was granted (by a put) but whose task has not run
+ * since is still in progress: it has left the semaphore's queue, yet
+ * reads the pool at its next poll.  Free must refuse (-EBUSY), not free
+ * the pool under it (on a current-thread runtime the waiter runs only
+ * inside task_block_on, so the window is held open).
+ */
+Test(pool, free_refused_while_a_granted_get_has_not_run, .timeout = 30)
+{
+        struct srv s;
+        task_runtime *rt;
+        task_redis_pool *p;
+        task_handle *waiter;
+        struct pj holder = {0};
+        struct spin sp = {0};
+        struct pj *w;
+
+        srv_start(&s);
+        rt = test_rt_new(TASK_CURRENT_THREAD, 0);
+        p = pool_new(s.addr, 1, NULL, false, 0);
+        holder.pool = p;
+        holder.after = PJ_KEEP;
+        cr_assert_eq(task_block_on(rt, pj_fn, &holder, sizeof holder), 0);
+        cr_assert_eq(holder.get_rc, 0);
+        sp.pool = p;
+        sp.h = &waiter;
+        cr_assert_eq(task_block_on(rt, spin_fn, &sp, sizeof sp), 0);
+        cr_assert_not_null(waiter);
+        sp.pool = NULL;
+        w = task_handle_frame(waiter);
+        cr_assert(!atomic_load(&w->got), "the waiter should be queued");
+        cr_assert_eq(pool_stats(p).borrowed, 1u);
+        /* The permit goes to the waiter, which has not run yet. */
+        cr_assert_eq(task_redis_pool_put(p, holder.c), 0);
+        cr_assert_eq(task_redis_pool_free(p), -EBUSY,
+                     "freed under a get in progress");
+        /* The waiter runs, gets the connection, and (PJ_PUT) puts it back. */
+        while (!task_handle_finished(waiter))
+                cr_assert_eq(task_block_on(rt, spin_fn, &sp, sizeof sp), 0);
+        cr_assert_eq(w->get_rc, 0);
+        cr_assert(atomic_load(&w->got));
+        task_handle_release(waiter);
+        cr_assert_eq(task_redis_pool_free(p), 0);
+        test_rt_free(rt);
+        srv_stop(&s);
+}

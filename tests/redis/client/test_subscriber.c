@@ -838,3 +838,46 @@ Test(subscriber, concurrent_call_is_ebusy_and_abort_lets_go, .timeout = 30)
 {
         run(busy_task);
 }
+
+/* ---- Names are read at the first poll only -------------------------------- */
+
+static const char *scribbled[2];
+
+/* SUBSCRIBE through a wrapper that, once the command is on its way,
+ * scribbles over the names (as over a local array of the poll function,
+ * not preserved across a suspension): the call still completes. */
+static bool sub_then_scribble(struct task_cx *cx, struct t *f)
+{
+        bool done = task_redis_subscribe_poll(cx, f->s, &f->op, 2, scribbled,
+                                              NULL, &f->rc);
+
+        if (!done)
+                scribbled[0] = scribbled[1] = NULL;
+        return done;
+}
+
+static int names_task(struct task_cx *cx, void *arg)
+{
+        struct t *f = arg;
+
+        TASK_BEGIN(f);
+        CONNECT(f);
+        CONNECT_SUB(f);
+        scribbled[0] = "n1";
+        scribbled[1] = "n2";
+        f->rc = 12345;
+        TASK_AWAIT(f, sub_then_scribble(cx, f));
+        TCHECK(f->rc == 0 && counts(f->s, 2, 0));
+        PUBLISH(f, "n2", "hi");
+        TCHECK(f->rc == 0 && f->n == 1);
+        NEXT(f);
+        TCHECK(f->rc == 0 && msg_is(&f->m, "n2", "hi"));
+        task_redis_msg_free(&f->m);
+        T_CLEANUP(f);
+        TASK_END(f);
+}
+
+Test(subscriber, names_are_read_at_the_first_poll_only, .timeout = 30)
+{
+        run(names_task);
+}
