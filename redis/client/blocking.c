@@ -80,6 +80,17 @@ struct call {
 };
 
 /*
+ * A timeout of 0 means "only what has arrived already", bytes waiting in
+ * the socket included.  But a read is only tried when the runtime submits
+ * it, after the poll has returned pending: a zero deadline would win
+ * before that and a message already there would be missed (the call
+ * after would get it).  So 0 waits this long: the submission, and the
+ * read that completes inline in it when the bytes are there, take
+ * microseconds.
+ */
+#define CALL_NOWAIT_NS TASK_MS(1)
+
+/*
  * The one task every call runs: await f->poll, with a timeout when asked.
  * A timeout cancels the async call the way TASK_TIMEOUT always does (its
  * cancelling poll), and the cancellation finishes inside this block_on.
@@ -93,8 +104,9 @@ static int call_task(struct task_cx *cx, void *arg)
                 TASK_AWAIT(f, f->poll(cx, f));
         } else {
                 TASK_TIMEOUT(f, &f->sel, &f->sleep,
-                             TASK_MS((uint64_t)f->timeout_ms), f->poll(cx, f),
-                             &f->rc);
+                             f->timeout_ms ? TASK_MS((uint64_t)f->timeout_ms)
+                                           : CALL_NOWAIT_NS,
+                             f->poll(cx, f), &f->rc);
         }
         TASK_END(f);
 }

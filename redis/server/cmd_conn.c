@@ -359,7 +359,7 @@ static void client_line(struct rds_text *t, struct rds_client *self,
 {
         const struct rds_command *cmd;
         int64_t last;
-        char flags[5], cmdname[64];
+        char flags[8], cmdname[64];
         int nf = 0;
 
         if (client_is_pubsub(o))
@@ -369,6 +369,8 @@ static void client_line(struct rds_text *t, struct rds_client *self,
         /* Killed, closing as soon as its task sees it: Redis's CLOSE_ASAP. */
         if (atomic_load_explicit(&o->kill, memory_order_relaxed))
                 flags[nf++] = 'A';
+        if (o->is_unix) /* Redis's CLIENT_UNIX_SOCKET */
+                flags[nf++] = 'U';
         if (!nf)
                 flags[nf++] = 'N';
         flags[nf] = '\0';

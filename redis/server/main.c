@@ -169,6 +169,7 @@ int main(int argc, char **argv)
         char err[1024], bad[256];
         int rc, status = 1;
         unsigned workers, shards;
+        bool unix_failed;
 
         signal(SIGPIPE, SIG_IGN);
 
@@ -273,12 +274,15 @@ int main(int argc, char **argv)
                         task_strerror(rc));
                 goto out_commands;
         }
-        rc = rds_server_listen(srv, err, sizeof err);
+        rc = rds_server_listen(srv, err, sizeof err, &unix_failed);
         if (rc) {
                 rds_log(RDS_LOG_WARNING, "%s", err);
-                rds_log(RDS_LOG_WARNING,
-                        "Failed listening on port %d (TCP), aborting.",
-                        srv->cfg.port);
+                /* As Redis: the Unix socket's failure is its own message
+                 * only; the TCP line is for the TCP listeners'. */
+                if (!unix_failed)
+                        rds_log(RDS_LOG_WARNING,
+                                "Failed listening on port %d (TCP), aborting.",
+                                srv->cfg.port);
                 goto out_pubsub;
         }
 

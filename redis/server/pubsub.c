@@ -112,8 +112,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 /* How long a closing subscriber's writer may take to write what is still
@@ -805,7 +803,7 @@ static void ps_log_limit(struct rds_client *c, struct rds_ps_client *ps,
 
         rds_log(RDS_LOG_WARNING,
                 "Client id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s "
-                "age=%lld idle=%lld flags=P db=%d sub=%zu psub=%zu ssub=%zu "
+                "age=%lld idle=%lld flags=P%s db=%d sub=%zu psub=%zu ssub=%zu "
                 "omem=%zu resp=%d scheduled to be closed ASAP for "
                 "overcoming of output buffer limits.",
                 c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
@@ -813,6 +811,7 @@ static void ps_log_limit(struct rds_client *c, struct rds_ps_client *ps,
                 (long long)((now - atomic_load_explicit(&c->last_ms,
                                                         memory_order_relaxed)) /
                             1000),
+                c->is_unix ? "U" : "",
                 atomic_load_explicit(&c->shown_db, memory_order_relaxed),
                 ps_nsubs(ps, RDS_PS_CHANNEL), ps_nsubs(ps, RDS_PS_PATTERN),
                 ps_nsubs(ps, RDS_PS_SHARD), omem,
@@ -853,14 +852,6 @@ static void ps_writer_exit(struct ps_writer *f)
         }
         ps_client_unref(ps);
         rds_client_release(c);
-}
-
-/* True while bytes written to @fd are not all acknowledged by the peer. */
-static bool ps_unacked(int fd)
-{
-        int n = 0;
-
-        return ioctl(fd, SIOCOUTQ, &n) == 0 && n > 0;
 }
 
 static int ps_writer(struct task_cx *cx, void *arg)
@@ -945,7 +936,8 @@ static int ps_writer(struct task_cx *cx, void *arg)
                 if (!f->deadline_ns)
                         f->deadline_ns = task_now_ns() + RDS_PS_DRAIN_NS;
                 shutdown(ps->c->fd, SHUT_WR);
-                while (ps_unacked(ps->c->fd) && task_now_ns() < f->deadline_ns)
+                while (rds_sock_unacked(ps->c->fd) &&
+                       task_now_ns() < f->deadline_ns)
                         TASK_SLEEP(f, &f->sleep, TASK_MS(10));
         }
         TASK_CLEANUP(f);

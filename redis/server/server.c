@@ -34,7 +34,8 @@
  * error, a kill), it shuts down writing after the last replies and waits
  * (up to RDS_LINGER_MS) until the peer has acknowledged them before
  * closing: a close with unread input sends a reset, which would discard
- * replies still queued.  When the peer closes first, nothing waits.
+ * replies still queued.  When the peer closes first, nothing waits; nor
+ * once the peer has reset the connection (rds_sock_unacked()).
  *
  * Killing a client (rds_client_kill: CLIENT KILL, timeout, shutdown, the
  * pub/sub output limit) sets c->kill and shuts the socket's read side
@@ -310,6 +311,7 @@ static struct rds_conn *conn_new(struct rds_server *srv, int fd,
         atomic_init(&k->kill_ms, 0);
 
         if (unix_path) {
+                c->is_unix = true;
                 /* Redis 7.0 shows a Unix client as "PATH:0", both ends. */
                 snprintf(c->addr, sizeof c->addr, "%.*s:0",
                          (int)sizeof c->addr - 3, unix_path);
@@ -737,6 +739,23 @@ struct conn_frame {
         struct task_sleep sleep;
 };
 
+bool rds_sock_unacked(int fd)
+{
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        int unacked = 0;
+
+        if (ioctl(fd, SIOCOUTQ, &unacked) < 0 || unacked <= 0)
+                return false;
+        /* A reset (the peer closed, or closed with our bytes unread)
+         * ends in TCP_CLOSE with the count frozen.  A Unix socket has no
+         * TCP_INFO: its count drops to 0 when the peer goes. */
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+            ti.tcpi_state == TCP_CLOSE)
+                return false;
+        return true;
+}
+
 static bool conn_killed(const struct rds_client *c)
 {
         /* Acquire: pairs with rds_client_kill's release store. */
@@ -832,14 +851,10 @@ static int conn_task(struct task_cx *cx, void *arg)
          */
         if (f->active_close && !c->ps) {
                 shutdown(c->fd, SHUT_WR);
-                for (f->linger = 0; f->linger < RDS_LINGER_MS / 10;
-                     f->linger++) {
-                        int unacked = 0;
-                        if (ioctl(c->fd, SIOCOUTQ, &unacked) < 0 ||
-                            unacked <= 0)
-                                break;
+                for (f->linger = 0;
+                     f->linger < RDS_LINGER_MS / 10 && rds_sock_unacked(c->fd);
+                     f->linger++)
                         TASK_SLEEP(f, &f->sleep, TASK_MS(10));
-                }
         }
         TASK_CLEANUP(f);
         if (c->ps)
@@ -1264,10 +1279,13 @@ static int bind_unix(const char *path, unsigned perm, char *err, size_t errlen)
         return 0;
 }
 
-int rds_server_listen(struct rds_server *srv, char *err, size_t errlen)
+int rds_server_listen(struct rds_server *srv, char *err, size_t errlen,
+                      bool *unix_failed)
 {
         char copy[sizeof srv->cfg.bind];
         int rc = 0;
+
+        *unix_failed = false;
 
         srv->port = srv->cfg.port;
         snprintf(copy, sizeof copy, "%s", srv->cfg.bind);
@@ -1279,9 +1297,11 @@ int rds_server_listen(struct rds_server *srv, char *err, size_t errlen)
                 if (rc)
                         break;
         }
-        if (!rc && srv->cfg.unixsocket[0])
+        if (!rc && srv->cfg.unixsocket[0]) {
                 rc = bind_unix(srv->cfg.unixsocket, srv->cfg.unixsocketperm,
                                err, errlen);
+                *unix_failed = rc != 0;
+        }
         if (!rc && nlisteners == 0) {
                 snprintf(err, errlen, "No address to listen on (bind '%s')",
                          srv->cfg.bind);

@@ -295,7 +295,9 @@ void rds_server_shutdown(struct rds_server *srv);
  * an ephemeral port, then srv->port is the one bound), and the Unix socket
  * cfg.unixsocket if set (a file already there is replaced, as Redis does;
  * chmod to cfg.unixsocketperm if not 0).  Returns 0 or -errno with a
- * message in @err.
+ * message in @err, and *@unix_failed true when it was the Unix socket
+ * that failed (Redis then logs only that message, without "Failed
+ * listening on port N (TCP), aborting.").
  * rds_server_start - listen for SIGINT/SIGTERM, spawn the acceptors, the
  * clients cron and the signal task on srv->rt, and log "Ready to accept
  * connections tcp on ADDR:PORT" for each TCP listener and "The server is
@@ -309,7 +311,8 @@ void rds_server_shutdown(struct rds_server *srv);
  */
 int rds_server_check_protected(const struct rds_config *cfg, char *bad,
                                size_t badlen);
-int rds_server_listen(struct rds_server *srv, char *err, size_t errlen);
+int rds_server_listen(struct rds_server *srv, char *err, size_t errlen,
+                      bool *unix_failed);
 int rds_server_start(struct rds_server *srv);
 void rds_server_wait(struct rds_server *srv);
 void rds_server_stop_signals(void);
@@ -334,6 +337,7 @@ struct rds_client {
         /* "ip:port", or "PATH:0" for a Unix socket client; immutable */
         char addr[TASK_ADDR_STRLEN], laddr[TASK_ADDR_STRLEN];
         int64_t ctime_ms; /* connected at; immutable */
+        bool is_unix;     /* came through the Unix socket; immutable */
 
         /* Read by CLIENT LIST from other threads: */
         _Atomic int64_t last_ms; /* last interaction (Unix ms) */
@@ -375,6 +379,15 @@ void rds_client_release(struct rds_client *c);
  * output limit and shutdown.
  */
 void rds_client_kill(struct rds_client *c);
+
+/*
+ * rds_sock_unacked - true while bytes written to @fd may still reach the
+ * peer and are not all acknowledged (TCP) or read (Unix socket): what a
+ * lingering close waits for.  False once the connection was reset: the
+ * kernel drops the send queue then but leaves SIOCOUTQ's count as it
+ * was, so nothing would ever bring it to 0.
+ */
+bool rds_sock_unacked(int fd);
 
 /* ---- Pub/sub (pubsub.c) ------------------------------------------------------- */
 

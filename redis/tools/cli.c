@@ -663,12 +663,6 @@ static int subscribe_mode(const struct config *cfg, task_redis_blocking *b,
         struct sigaction sa;
         int rc;
 
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-
         if (!cfg->raw)
                 printf("Reading messages... (press Ctrl-C to quit)\n");
         rc = task_redis_blocking_sub_new(b, &s);
@@ -692,6 +686,15 @@ static int subscribe_mode(const struct config *cfg, task_redis_blocking *b,
         }
         if (rc < 0)
                 goto out_err;
+        /* Only now: the subscribe itself waits without a timeout, so a
+         * flag set by ^C while a stalled server has not confirmed would
+         * never be looked at.  Until here the signals kill, as they do
+         * redis-cli. */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
         for (int i = 1; i < argc; i++) {
                 int64_t distinct = 0;
                 for (int j = 1; j <= i; j++) {
@@ -705,7 +708,8 @@ static int subscribe_mode(const struct config *cfg, task_redis_blocking *b,
                 size_t l[2] = {strlen(w[0]), strlen(w[1])};
                 print_words(cfg, w, l, 2, &distinct);
         }
-        fflush(stdout);
+        if (fflush(stdout) != 0)
+                goto out_stdout;
 
         while (!stop) {
                 struct task_redis_msg m;
@@ -726,10 +730,17 @@ static int subscribe_mode(const struct config *cfg, task_redis_blocking *b,
                         print_words(cfg, w, l, 3, NULL);
                 }
                 task_redis_msg_free(&m);
-                fflush(stdout);
+                /* Nobody reads any more (`| head -1`): stop, as
+                 * redis-cli does (SIGPIPE kills it). */
+                if (fflush(stdout) != 0)
+                        goto out_stdout;
         }
         task_redis_blocking_sub_close(s);
         return 0;
+
+out_stdout:
+        task_redis_blocking_sub_close(s);
+        return 1;
 
 out_err:
         fflush(stdout);

@@ -13,9 +13,11 @@ Every socket has a timeout and every wait a deadline (harness.py).
 import random
 import re
 import selectors
+import signal
 import socket
 import threading
 import time
+import unittest
 
 import harness
 from harness import bulk, recv_exact, rss_kb
@@ -779,6 +781,45 @@ class SoftLimit(LimitBase):
         self.assertTrue(harness.is_closed(slow, timeout=10))
         self.assertEqual(self.disconnections(), before + 1)
         pub.close()
+
+
+class ResetSubscriber(unittest.TestCase):
+    """A subscriber that resets its connection (closes it with messages
+    unread) while the server still has messages for it in the kernel's
+    send queue: a reset leaves SIOCOUTQ's count frozen, so the writer's
+    lingering close must not wait for it.  Redis forgets the client at
+    once and a shutdown right after takes no time."""
+
+    def test_reset_with_unsent_messages_does_not_linger(self):
+        srv = harness.Server()
+        self.addCleanup(srv.stop, signal.SIGKILL)
+        r = srv.client()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # A small window: most of what is published waits, unsent, in the
+        # server's send queue (which takes it all: the writer is idle).
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(harness.IO_TIMEOUT)
+        s.connect((srv.host, srv.port))
+        s.sendall(cmd('SUBSCRIBE', 'rst'))
+        self.assertEqual(recv_exact(s, len(confirm('subscribe', 'rst', 1))),
+                         confirm('subscribe', 'rst', 1))
+        pub = srv.raw()
+        for _ in range(8):
+            pub.sendall(cmd('PUBLISH', 'rst', b'm' * 2000))
+            self.assertEqual(recv_exact(pub, 4), b':1\r\n')
+        pub.close()
+        time.sleep(0.2)  # the writer has handed everything to the kernel
+        s.close()  # with bytes unread: a reset
+        # The client is gone well before the 2 s linger would end.
+        t0 = time.monotonic()
+        self.assertTrue(wait_until(
+            lambda: int(r.info('clients')['connected_clients']) == 1,
+            timeout=5))
+        self.assertLess(time.monotonic() - t0, 1.0)
+        r.close()
+        t0 = time.monotonic()
+        self.assertEqual(srv.stop(), 0)
+        self.assertLess(time.monotonic() - t0, 1.0)
 
 
 if __name__ == '__main__':

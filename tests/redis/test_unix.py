@@ -119,6 +119,16 @@ class UnixSocketTest(unittest.TestCase):
                       lines['viaunix'])
         self.assertRegex(lines['viatcp'], r' addr=127\.0\.0\.1:\d+ laddr=127\.0\.0\.1:%d '
                          % srv.port)
+        # Redis's CLIENT_UNIX_SOCKET flag: U, after P for a subscriber.
+        self.assertIn(' flags=U ', info)
+        self.assertIn(' flags=U ', lines['viaunix'])
+        self.assertIn(' flags=N ', lines['viatcp'])
+        sub = unix_raw(self.path)
+        sub.sendall(mbulk('CLIENT', 'SETNAME', 'unixsub') + mbulk('SUBSCRIBE', 'ch'))
+        harness.read_some(sub)
+        listing = t.execute_command('CLIENT', 'LIST').decode()
+        self.assertRegex(listing, r'name=unixsub [^\n]* flags=PU ')
+        sub.close()
         # CLIENT KILL ADDR finds it by that address.
         self.assertEqual(t.execute_command('CLIENT', 'KILL', 'ADDR',
                                            '%s:0' % self.path), 1)
@@ -212,6 +222,27 @@ class UnixSocketTest(unittest.TestCase):
             self.assertEqual(rc, 1, out)
             self.assertIn(want, out)
             self.assertFalse(os.path.exists(self.path))
+            if 'Unix socket' in want:
+                # Redis logs only the socket's failure: no TCP line.
+                self.assertNotIn('(TCP), aborting', out)
+
+    def test_tcp_failure_still_says_tcp(self):
+        """With a Unix socket configured, a TCP port in use is still the
+        TCP failure, logged with Redis's TCP line, and no socket file is
+        left behind."""
+        busy = socket.socket()
+        busy.bind(('127.0.0.1', 0))
+        busy.listen()
+        self.addCleanup(busy.close)
+        port = busy.getsockname()[1]
+        p = subprocess.run([harness.SERVER, '--port', str(port), '--bind', '127.0.0.1',
+                            '--unixsocket', self.path], cwd=self.tmp.name,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=10)
+        out = p.stdout.decode(errors='replace')
+        self.assertEqual(p.returncode, 1, out)
+        self.assertIn('Failed listening on port %d (TCP), aborting.' % port, out)
+        self.assertFalse(os.path.exists(self.path))
 
 
 if __name__ == '__main__':

@@ -152,9 +152,9 @@ TASK_API size_t task_redis_blocking_pending(const task_redis_blocking *b);
 /*
  * task_redis_blocking_push - the next RESP3 push message, as
  * task_redis_push_poll, waiting at most @timeout_ms milliseconds (< 0:
- * for ever; 0: only what has arrived already).  0 with *@push (a
- * TASK_REDIS_PUSH value owned by the caller), -ETIMEDOUT with *@push
- * NULL, or -errno.  A timeout that strikes in the middle of a push being
+ * for ever; 0: only what has arrived already, within a millisecond).  0
+ * with *@push (a TASK_REDIS_PUSH value owned by the caller), -ETIMEDOUT
+ * with *@push NULL, or -errno.  A timeout that strikes in the middle of a push being
  * read breaks the connection (redis_client.h, "Broken connections").
  */
 TASK_API int task_redis_blocking_push(task_redis_blocking *b, int timeout_ms,
@@ -252,10 +252,11 @@ TASK_API int task_redis_blocking_punsubscribe(task_redis_blocking_sub *s, int n,
 
 /*
  * task_redis_blocking_sub_next - the next message, waiting at most
- * @timeout_ms milliseconds (< 0: for ever; 0: only what has arrived).  0
- * with *@msg the message (the caller's: task_redis_msg_free()),
- * -ETIMEDOUT with *@msg zeroed (nothing is lost: a message half read when
- * time ran out is delivered by the next call), or -errno.
+ * @timeout_ms milliseconds (< 0: for ever; 0: only what has arrived,
+ * within a millisecond).  0 with *@msg the message (the caller's:
+ * task_redis_msg_free()), -ETIMEDOUT with *@msg zeroed (nothing is
+ * lost: a message half read when time ran out is delivered by the next
+ * call), or -errno.
  */
 TASK_API int task_redis_blocking_sub_next(task_redis_blocking_sub *s,
                                           int timeout_ms,

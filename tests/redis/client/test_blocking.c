@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- Helpers --------------------------------------------------------------- */
 
@@ -446,6 +447,54 @@ Test(blocking, subscriber_resp2, .timeout = 60)
 Test(blocking, subscriber_resp3, .timeout = 60)
 {
         subscriber_round(3);
+}
+
+/* A timeout of 0 is "what has arrived": a message (or push) already in
+ * the socket is read, not missed by a deadline that passed before the
+ * read was even submitted (the call after used to get it). */
+Test(blocking, zero_timeout_takes_what_has_arrived, .timeout = 60)
+{
+        struct task_redis_opts o3 = opts_proto(3);
+        const char *chans[] = {"zt"};
+        const char *sub[] = {"SUBSCRIBE", "zp"};
+        task_redis_blocking_sub *s = NULL;
+        struct task_redis_value *v = NULL;
+        struct task_redis_msg m;
+        struct timespec pause = {0, 300 * 1000000L};
+        int64_t n = -1;
+        struct srv srv;
+
+        srv_start(&srv);
+        task_redis_blocking *pub = bconnect(srv.addr, NULL);
+        task_redis_blocking *b = bconnect(srv.addr, NULL);
+        task_redis_blocking *b3 = bconnect(srv.addr, &o3);
+
+        cr_assert_eq(task_redis_blocking_sub_new(b, &s), 0);
+        cr_assert_eq(task_redis_blocking_subscribe(s, 1, chans, NULL), 0);
+        for (int i = 0; i < 3; i++) {
+                cr_assert_eq(
+                    task_redis_blocking_publish(pub, "zt", 2, "m", 1, &n), 0);
+                cr_assert_eq(n, 1);
+                nanosleep(&pause, NULL); /* it is in the socket by now */
+                cr_assert_eq(task_redis_blocking_sub_next(s, 0, &m), 0,
+                             "round %d", i);
+                cr_assert_eq(m.payload_len, 1);
+                task_redis_msg_free(&m);
+        }
+        cr_assert_eq(task_redis_blocking_sub_next(s, 0, &m), -ETIMEDOUT);
+
+        cr_assert_eq(task_redis_blocking_append(b3, 2, sub, NULL), 0);
+        cr_assert_eq(task_redis_blocking_flush(b3), 0);
+        nanosleep(&pause, NULL);
+        cr_assert_eq(task_redis_blocking_push(b3, 0, &v), 0);
+        cr_assert_eq(v->type, TASK_REDIS_PUSH);
+        task_redis_value_free(v);
+
+        task_redis_blocking_sub_close(s);
+        task_redis_blocking_close(b3);
+        task_redis_blocking_close(pub);
+        srv_stop(&srv);
+        test_leak_check();
 }
 
 Test(blocking, sub_new_refuses_a_handle_that_owes_replies, .timeout = 60)
