@@ -38,8 +38,8 @@
  * their confirmations are read with task_redis__value_poll).  As
  * task_redis_append otherwise.
  */
-int task_redis__append_noreply(task_redis *c, int argc,
-                               const char *const *argv, const size_t *lens);
+int task_redis__append_noreply(task_redis *c, int argc, const char *const *argv,
+                               const size_t *lens);
 
 /*
  * Read the next value off the connection, whatever it is (reply or push),

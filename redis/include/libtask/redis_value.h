@@ -84,11 +84,11 @@ enum task_redis_type {
  */
 struct task_redis_value {
         enum task_redis_type type;
-        char vfmt[4];            /* VERBATIM: its format ("txt", "mkd") */
-        int64_t integer;         /* INTEGER, BOOL */
-        double dval;             /* DOUBLE (inf, -inf, nan included) */
-        char *str;               /* STRING, STATUS, ERROR, DOUBLE, BIGNUM, */
-        size_t len;              /* VERBATIM: the bytes, NUL-terminated */
+        char vfmt[4];    /* VERBATIM: its format ("txt", "mkd") */
+        int64_t integer; /* INTEGER, BOOL */
+        double dval;     /* DOUBLE (inf, -inf, nan included) */
+        char *str;       /* STRING, STATUS, ERROR, DOUBLE, BIGNUM, */
+        size_t len;      /* VERBATIM: the bytes, NUL-terminated */
         struct task_redis_value *elem; /* ARRAY, MAP, SET, PUSH */
         size_t n;
 };
@@ -116,8 +116,8 @@ TASK_API bool task_redis_value_is_error(const struct task_redis_value *v,
 
 /* Limits of a reader (task_redis_reader_init): 0 takes the default. */
 struct task_redis_reader_opts {
-        size_t max_bulk;  /* largest bulk/blob string (512 MiB) */
-        size_t max_elems; /* most elements of one aggregate (1 << 24) */
+        size_t max_bulk;    /* largest bulk/blob string (512 MiB) */
+        size_t max_elems;   /* most elements of one aggregate (1 << 24) */
         unsigned max_depth; /* deepest nesting of aggregates (64) */
 };
 
